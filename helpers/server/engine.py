@@ -1,0 +1,344 @@
+"""The model engine as the gateway sees it: generate text, stream it, count tokens.
+
+Two implementations with the same async methods:
+
+* ``LlamaEngine``: SmolLM2-135M-Instruct in llama.cpp, in a child process (``engine_child``).
+* ``FallbackEngine``: a deterministic responder used only when llama.cpp cannot run here
+  (no wheel for this platform, no AVX2, the model not installed). Its answers say so loudly.
+
+Messages given to an engine are plain ``{"role": "system"|"user"|"assistant", "content": str}``;
+each protocol module converts its provider's format to that.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_MAX_TOKENS = 256  # local answers are capped so a CPU stays responsive; ask for more with max_tokens
+
+
+class EngineError(Exception):
+    """The engine refused a request (for example the prompt is longer than the context)."""
+
+    def __init__(self, status: int, message: str, kind: str = "engine_error"):
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+@dataclass
+class Generation:
+    """One finished answer with its true token counts."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"  # "stop" or "length"
+    logprobs: list[dict] | None = None  # per generated token: {"token", "logprob", "top_logprobs": [...]}
+    timings: dict = field(default_factory=dict)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _options(max_tokens, temperature, top_p, stop, seed) -> dict[str, Any]:
+    body: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS if max_tokens is None else max(1, int(max_tokens))}
+    if temperature is not None:
+        body["temperature"] = float(temperature)
+    if top_p is not None:
+        body["top_p"] = float(top_p)
+    if stop:
+        body["stop"] = [stop] if isinstance(stop, str) else list(stop)[:4]
+    if seed is not None:
+        body["seed"] = int(seed)
+    body["repeat_penalty"] = 1.1  # a 135M model loops easily ("a whispered promise, a whispered promise...")
+    return body
+
+
+def _schema_format(schema: dict) -> dict:
+    from .toolcall import bounded
+
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": bounded(schema)}}
+
+
+class LlamaEngine:
+    """SmolLM2-135M-Instruct served by llama.cpp in a child process."""
+
+    kind = "llama.cpp"
+    model = "smollm2-135m-instruct"
+
+    def __init__(self, log_dir: Path, threads: int | None = None):
+        self.log_dir = log_dir
+        self.threads = threads or min(4, os.cpu_count() or 2)
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.client: httpx.AsyncClient | None = None
+        self.started_in: float | None = None
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the child process and wait until it answers /health. Raises RuntimeError on failure."""
+        self.port = free_port()
+        log = open(self.log_dir / "engine.log", "ab")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "helpers.server.engine_child", "--port", str(self.port),
+             "--threads", str(self.threads)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the engine process exited with code {self.proc.returncode}: {self._log_tail()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                    self.started_in = time.perf_counter() - t0
+                    self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}",
+                                                    timeout=httpx.Timeout(300, connect=5),
+                                                    limits=httpx.Limits(max_connections=32))
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the engine did not become ready within {timeout:.0f} s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.log_dir / "engine.log").read_text(errors="replace").strip().splitlines()
+            errors = [ln for ln in lines if "ERROR" in ln or "Error" in ln or "error" in ln]
+            return (errors or lines or ["(no output)"])[-1][-300:]
+        except OSError:
+            return "(no log)"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop the child process (only the one this object started)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    # ------------------------------------------------------------------ calls
+    async def _post(self, path: str, body: dict) -> dict:
+        assert self.client is not None
+        try:
+            r = await self.client.post(path, json=body)
+        except httpx.TransportError as e:
+            raise EngineError(503, f"the local model engine is not answering ({type(e).__name__}); "
+                                   "restart the server with `python -m helpers server restart`", "engine_down") from e
+        if r.status_code != 200:
+            raise _engine_error(r.status_code, r.text)
+        return r.json()
+
+    async def generate(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
+                       top_p: float | None = None, stop: Any = None, seed: int | None = None,
+                       json_schema: dict | None = None, top_logprobs: int | None = None) -> Generation:
+        """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
+        body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
+        if json_schema is not None:
+            body["response_format"] = _schema_format(json_schema)
+        if top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = int(top_logprobs)
+        data = await self._post("/v1/chat/completions", body)
+        choice = data["choices"][0]
+        usage = data.get("usage", {})
+        lp = (choice.get("logprobs") or {}).get("content")
+        return Generation(choice["message"].get("content") or "", usage.get("prompt_tokens", 0),
+                          usage.get("completion_tokens", 0), choice.get("finish_reason") or "stop", lp,
+                          data.get("timings", {}))
+
+    async def stream(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
+                     top_p: float | None = None, stop: Any = None, seed: int | None = None,
+                     json_schema: dict | None = None) -> AsyncIterator[str | Generation]:
+        """Yield the answer piece by piece (str), then one final ``Generation`` with the whole text and usage."""
+        assert self.client is not None
+        body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
+                                **_options(max_tokens, temperature, top_p, stop, seed)}
+        if json_schema is not None:
+            body["response_format"] = _schema_format(json_schema)
+        parts: list[str] = []
+        finish, usage, timings = "stop", {}, {}
+        try:
+            async with self.client.stream("POST", "/v1/chat/completions", json=body) as r:
+                if r.status_code != 200:
+                    raise _engine_error(r.status_code, (await r.aread()).decode(errors="replace"))
+                async for line in r.aiter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    chunk = json.loads(line[6:])
+                    if chunk.get("usage"):
+                        usage, timings = chunk["usage"], chunk.get("timings", {})
+                    for choice in chunk.get("choices", []):
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            parts.append(piece)
+                            yield piece
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+        except httpx.TransportError as e:
+            raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__})", "engine_down") from e
+        yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
+                         None, timings)
+
+    async def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
+                       top_p: float | None = None, stop: Any = None, seed: int | None = None) -> Generation:
+        """Continue raw text (no chat template), as a base text-generation model would."""
+        opts = _options(max_tokens, temperature, top_p, stop, seed)
+        body: dict[str, Any] = {"prompt": prompt, "n_predict": opts.pop("max_tokens"), **opts}
+        data = await self._post("/completion", body)
+        finish = "length" if data.get("stop_type") == "limit" or data.get("truncated") else "stop"
+        return Generation(data.get("content", ""), data.get("tokens_evaluated", 0), data.get("tokens_predicted", 0),
+                          finish, None, data.get("timings", {}))
+
+    async def tokenize(self, text: str) -> list[tuple[int, str]]:
+        """The model's tokens for ``text``: a list of (token id, piece)."""
+        data = await self._post("/tokenize", {"content": text, "with_pieces": True})
+        out = []
+        for t in data.get("tokens", []):
+            piece = t["piece"] if isinstance(t["piece"], str) else bytes(t["piece"]).decode(errors="replace")
+            out.append((t["id"], piece))
+        return out
+
+    async def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` is for this model."""
+        data = await self._post("/tokenize", {"content": text})
+        return len(data.get("tokens", []))
+
+
+def _engine_error(status: int, text: str) -> EngineError:
+    try:
+        err = json.loads(text).get("error", {})
+        message, kind = err.get("message", text), err.get("type", "engine_error")
+    except (ValueError, AttributeError):
+        message, kind = text[:300], "engine_error"
+    if "context" in message and ("exceed" in message or "size" in message):
+        return EngineError(400, f"This conversation is too long for the local model's context window "
+                                f"({message}). Drop older turns or shorten the input.", "context_length_exceeded")
+    return EngineError(status if 400 <= status < 600 else 500, message, kind)
+
+
+# ---------------------------------------------------------------------- fallback
+
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class FallbackEngine:
+    """A deterministic stand-in used only when the real model cannot run on this machine.
+
+    It does not pretend to be a model: every answer starts with ``[fallback responder]`` and
+    quotes what it was asked, so different prompts give different, clearly labelled answers.
+    JSON answers are the smallest object that satisfies the requested schema.
+    """
+
+    kind = "fallback"
+    model = "fallback-responder"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def pid(self) -> None:
+        return None
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+    def _answer(self, messages: list[dict], max_tokens: int | None) -> str:
+        last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+        words = _WORD.findall(str(last))
+        quote = " ".join(words[:24]) + (" ..." if len(words) > 24 else "")
+        text = (f"[fallback responder: no local model could run here ({self.reason})] "
+                f"You asked ({len(words)} words): \"{quote}\". A real model would answer this.")
+        limit = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+        toks = _WORD.findall(text)
+        return text if len(toks) <= limit else " ".join(toks[:limit])
+
+    async def generate(self, messages: list[dict], *, max_tokens: int | None = None, json_schema: dict | None = None,
+                       top_logprobs: int | None = None, **_: Any) -> Generation:
+        last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+        if json_schema is not None:
+            text = json.dumps(schema_instance(json_schema, str(last)))
+        else:
+            text = self._answer(messages, max_tokens)
+        prompt = sum(len(_WORD.findall(str(m.get("content", "")))) for m in messages)
+        lp = None
+        if top_logprobs is not None:
+            first = (_WORD.findall(text) or [""])[0]
+            lp = [{"token": first, "logprob": 0.0, "top_logprobs": [{"token": first, "logprob": 0.0}]}]
+        return Generation(text, prompt, len(_WORD.findall(text)), "stop", lp)
+
+    async def stream(self, messages: list[dict], **kw: Any) -> AsyncIterator[str | Generation]:
+        g = await self.generate(messages, **kw)
+        for piece in re.findall(r"\S+\s*", g.text):
+            yield piece
+        yield g
+
+    async def complete(self, prompt: str, **kw: Any) -> Generation:
+        return await self.generate([{"role": "user", "content": prompt}], **kw)
+
+    async def tokenize(self, text: str) -> list[tuple[int, str]]:
+        return [(abs(hash(w)) % 49152, w) for w in _WORD.findall(text)]
+
+    async def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text))
+
+
+def schema_instance(schema: dict, seed_text: str = "", _defs: dict | None = None) -> Any:
+    """The smallest value valid for a JSON schema (used by the fallback responder only)."""
+    defs = _defs if _defs is not None else {**schema.get("$defs", {}), **schema.get("definitions", {})}
+    if "$ref" in schema:
+        return schema_instance(defs.get(schema["$ref"].split("/")[-1], {}), seed_text, defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema and schema[key]:
+            return schema_instance(schema[key][0], seed_text, defs)
+    t = schema.get("type", "object")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "null")
+    if t == "object":
+        props = schema.get("properties", {})
+        required = schema.get("required", list(props))
+        return {k: schema_instance(props[k], seed_text, defs) for k in props if k in required}
+    if t == "array":
+        n = schema.get("minItems", 0)
+        return [schema_instance(schema.get("items", {}), seed_text, defs) for _ in range(n)]
+    if t == "string":
+        words = _WORD.findall(seed_text)
+        return (" ".join(words[:3]) or "text")[: schema.get("maxLength", 1000)]
+    if t == "integer":
+        return int(schema.get("minimum", 0))
+    if t == "number":
+        return float(schema.get("minimum", 0))
+    if t == "boolean":
+        return False
+    return None

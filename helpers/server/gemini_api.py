@@ -1,0 +1,539 @@
+"""The Gemini wire protocol (what ``google-genai`` speaks), under ``/v1/`` and ``/v1beta/``.
+
+Endpoints: ``models/{m}:generateContent`` (text, system instruction, generation config, JSON with
+a schema, function calling), ``:streamGenerateContent?alt=sse``, ``:countTokens``, ``:embedContent``,
+``:batchEmbedContents``, ``GET models`` and ``GET models/{m}``.
+
+Google's JSON accepts each field in camelCase (``systemInstruction``) or in its proto name
+(``system_instruction``); so does this module. Images cannot be seen by the local model: they
+become a note in the prompt saying so.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from .. import models as catalogue
+from . import faults, toolcall
+from .common import LOCAL_MODEL, Reject, backend, check_faults, engine_error, local_headers, new_id, read_json, sse
+from .embeddings import truncate
+from .engine import EngineError, Generation
+
+ACTIONS = ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents")
+CHAT_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+EMBED_METHODS = ["embedContent", "batchEmbedContents"]
+LOCAL_CONTEXT = 8192  # the local engine's context window (tokens)
+JSON_MAX_TOKENS = 512  # default room for a JSON answer when maxOutputTokens is not set
+MAX_CANDIDATES = 8
+
+
+# ---------------------------------------------------------------------- small helpers
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj[name]`` for a camelCase ``name``, also found under its snake_case spelling."""
+    if not isinstance(obj, dict):
+        return default
+    if name in obj and obj[name] is not None:
+        return obj[name]
+    value = obj.get(_snake(name))
+    return default if value is None else value
+
+
+def invalid(message: str, status: int = 400) -> Reject:
+    """A Gemini-shaped 400 INVALID_ARGUMENT (or another status) to raise."""
+    return Reject(faults.bad_request("gemini", message, status))
+
+
+# ---------------------------------------------------------------------- contents -> engine messages
+
+def _size_of_base64(data: Any) -> int:
+    text = str(data or "").strip().rstrip("=")
+    return len(text) * 3 // 4
+
+
+def _decode_text(data: Any) -> str | None:
+    raw = str(data or "")
+    try:
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if ("-" in raw or "_" in raw) else None
+                                ).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def part_text(part: Any) -> str:
+    """What the local model reads for one Gemini part."""
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        raise ValueError(f"each part must be an object such as {{'text': '...'}}, not {type(part).__name__}")
+    if field(part, "thought"):
+        return ""  # a model's thinking summary is not replayed
+    if "text" in part:
+        return str(part["text"] or "")
+    blob = field(part, "inlineData")
+    if blob is not None:
+        mime = str(field(blob, "mimeType", "application/octet-stream"))
+        size = _size_of_base64(field(blob, "data"))
+        if mime.startswith("text/") or mime in ("application/json", "application/xml"):
+            decoded = _decode_text(field(blob, "data"))
+            if decoded is not None:
+                return f"[Attached file ({mime}):]\n{decoded}"
+        kind = "An image" if mime.startswith("image/") else "A file"
+        return (f"[{kind} was attached ({mime}, {size} bytes). The local model reads text only, "
+                f"so it cannot see it.]")
+    ref = field(part, "fileData")
+    if ref is not None:
+        return (f"[A file was attached by reference ({field(ref, 'mimeType', 'unknown type')}, "
+                f"{field(ref, 'fileUri', '')}). The local model reads text only, so it cannot see it.]")
+    call = field(part, "functionCall")
+    if call is not None:
+        return f"(I called the tool {field(call, 'name')} with arguments {json.dumps(field(call, 'args', {}))}.)"
+    result = field(part, "functionResponse")
+    if result is not None:
+        return (f"The tool {field(result, 'name', 'the tool')} returned: {json.dumps(field(result, 'response', {}))}\n"
+                "Use this result to answer my earlier question in one or two sentences.")
+    code = field(part, "executableCode")
+    if code is not None:
+        return f"```{str(field(code, 'language', '')).lower()}\n{field(code, 'code', '')}\n```"
+    outcome = field(part, "codeExecutionResult")
+    if outcome is not None:
+        return f"(Code output: {field(outcome, 'output', '')})"
+    return ""
+
+
+def _parts_of(content: Any) -> list:
+    if isinstance(content, (str, list)):
+        return [content] if isinstance(content, str) else content
+    if isinstance(content, dict):
+        if "parts" in content:
+            parts = content["parts"]
+            return parts if isinstance(parts, list) else [parts]
+        return [content]  # a bare part such as {"text": "..."}
+    raise ValueError("a content must be an object {role, parts: [...]} or a string")
+
+
+def normalize_contents(contents: Any) -> list[dict]:
+    """``contents`` as a list of ``{role, parts}`` (a bare string, part or part list becomes one user turn)."""
+    if isinstance(contents, str):
+        return [{"role": "user", "parts": [{"text": contents}]}]
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list):
+        raise ValueError("'contents' must be a list of {role, parts} objects")
+    if contents and all(isinstance(c, str) or (isinstance(c, dict) and "parts" not in c and "role" not in c)
+                        for c in contents):
+        return [{"role": "user", "parts": [p if isinstance(p, dict) else {"text": p} for p in contents]}]
+    out = []
+    for c in contents:
+        if isinstance(c, str):
+            out.append({"role": "user", "parts": [{"text": c}]})
+        elif isinstance(c, dict):
+            out.append({"role": c.get("role") or "user", "parts": _parts_of(c)})
+        else:
+            raise ValueError("each item of 'contents' must be an object {role, parts: [...]}")
+    return out
+
+
+def turn_role(content: dict) -> str:
+    """"user", "model" or "tool" (a user turn that carries function results)."""
+    role = content.get("role") or "user"
+    if role in ("function", "tool") or any(isinstance(p, dict) and field(p, "functionResponse") is not None
+                                           for p in content["parts"]):
+        return "tool"
+    if role not in ("user", "model"):
+        raise ValueError(f"unknown role {role!r}: use 'user' or 'model'")
+    return role
+
+
+def system_text(instruction: Any) -> str:
+    """The text of ``systemInstruction`` (a Content, a list of parts or a string)."""
+    if instruction is None:
+        return ""
+    return "\n".join(t for t in (part_text(p) for p in _parts_of(instruction)) if t)
+
+
+def to_engine_messages(contents: list[dict], instruction: Any = None) -> list[dict]:
+    """Gemini contents -> the engine's plain system/user/assistant messages (same-role turns merged)."""
+    out: list[dict] = []
+    system = system_text(instruction)
+    if system:
+        out.append({"role": "system", "content": system})
+    for c in contents:
+        role = "assistant" if turn_role(c) == "model" else "user"
+        text = "\n".join(t for t in (part_text(p) for p in c["parts"]) if t)
+        if out and out[-1]["role"] == role and role != "system":
+            out[-1]["content"] += "\n\n" + text
+        else:
+            out.append({"role": role, "content": text})
+    return out
+
+
+# ---------------------------------------------------------------------- config, tools, schemas
+
+def options(config: dict) -> dict[str, Any]:
+    """Sampling options the engine understands, from ``generationConfig``."""
+    return {"max_tokens": field(config, "maxOutputTokens"), "temperature": field(config, "temperature"),
+            "top_p": field(config, "topP"), "stop": field(config, "stopSequences"), "seed": field(config, "seed")}
+
+
+def response_schema(config: dict) -> tuple[dict | None, bool]:
+    """(the JSON schema the answer must follow or None, True when the answer is a bare enum value)."""
+    mime = str(field(config, "responseMimeType", "text/plain"))
+    schema = field(config, "responseJsonSchema")
+    if schema is None:
+        schema = field(config, "responseSchema")
+    if mime == "text/x.enum":
+        if schema is None:
+            raise invalid("responseMimeType 'text/x.enum' needs a responseSchema with an 'enum' list.")
+        return toolcall.normalize_schema(schema), True
+    if mime == "application/json":
+        return (toolcall.normalize_schema(schema) if schema is not None else {"type": "object"}), False
+    if schema is not None:
+        raise invalid(f"responseSchema needs responseMimeType 'application/json' (or 'text/x.enum'), not {mime!r}.")
+    return None, False
+
+
+def function_tools(tools: Any) -> list[dict]:
+    """``[{name, description, parameters}]`` from Gemini ``tools`` (function declarations only)."""
+    out = []
+    for tool in tools or []:
+        for decl in field(tool, "functionDeclarations", []) or []:
+            name = field(decl, "name")
+            if not name:
+                raise invalid("Each function declaration needs a 'name'.")
+            params = field(decl, "parametersJsonSchema")
+            if params is None:
+                params = field(decl, "parameters")
+            out.append({"name": name, "description": field(decl, "description", ""),
+                        "parameters": toolcall.normalize_schema(params) if params else None})
+    return out
+
+
+def calling_mode(tool_config: Any, tools: list[dict]) -> tuple[str | None, str | None, list[dict]]:
+    """(mode for ``toolcall.should_call``, forced function name, the tools allowed)."""
+    cfg = field(tool_config, "functionCallingConfig", {}) or {}
+    mode = str(field(cfg, "mode", "AUTO")).upper()
+    allowed = field(cfg, "allowedFunctionNames") or []
+    if allowed:
+        unknown = [n for n in allowed if n not in {t["name"] for t in tools}]
+        if unknown:
+            raise invalid(f"allowedFunctionNames names {unknown[0]!r}, which is not among the function declarations.")
+        tools = [t for t in tools if t["name"] in allowed]
+    if mode == "NONE":
+        return "none", None, tools
+    if mode == "ANY":
+        return "required", tools[0]["name"] if len(tools) == 1 else None, tools
+    return "auto", None, tools
+
+
+# ---------------------------------------------------------------------- response pieces
+
+def finish_reason(gen: Generation) -> str:
+    return "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
+
+
+def usage(gen: Generation, candidates_tokens: int | None = None) -> dict:
+    out = gen.completion_tokens if candidates_tokens is None else candidates_tokens
+    return {"promptTokenCount": gen.prompt_tokens, "candidatesTokenCount": out,
+            "totalTokenCount": gen.prompt_tokens + out,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": gen.prompt_tokens}]}
+
+
+def candidate(parts: list[dict], finish: str | None, index: int = 0) -> dict:
+    c: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": index}
+    if finish:
+        c["finishReason"] = finish
+    return c
+
+
+def reply(candidates: list[dict], rid: str, usage_metadata: dict | None) -> dict:
+    d: dict[str, Any] = {"candidates": candidates}
+    if usage_metadata is not None:
+        d["usageMetadata"] = usage_metadata
+    d["modelVersion"] = LOCAL_MODEL
+    d["responseId"] = rid
+    return d
+
+
+def _enum_text(text: str) -> str:
+    try:
+        value = json.loads(text)
+        return value if isinstance(value, str) else text
+    except ValueError:
+        return text
+
+
+# ---------------------------------------------------------------------- generateContent
+
+class _Request:
+    """A generateContent body, checked and converted."""
+
+    def __init__(self, body: dict):
+        if "contents" not in body:
+            raise invalid("* GenerateContentRequest.contents: contents is not specified. Send "
+                          "{\"contents\": [{\"role\": \"user\", \"parts\": [{\"text\": \"...\"}]}]}.")
+        try:
+            self.contents = normalize_contents(body["contents"])
+            if not self.contents:
+                raise ValueError("'contents' is empty: send at least one user turn")
+            self.messages = to_engine_messages(self.contents, field(body, "systemInstruction"))
+            self.last_role = turn_role(self.contents[-1])
+        except ValueError as e:
+            raise invalid(f"Invalid 'contents': {e}.") from e
+        config = field(body, "generationConfig", {}) or {}
+        if not isinstance(config, dict):
+            raise invalid("'generationConfig' must be an object.")
+        self.schema, self.enum = response_schema(config)
+        self.opts = options(config)
+        if self.schema is not None and self.opts["max_tokens"] is None:
+            self.opts["max_tokens"] = JSON_MAX_TOKENS
+        n = field(config, "candidateCount", 1)
+        if not isinstance(n, int) or not 1 <= n <= MAX_CANDIDATES:
+            raise invalid(f"candidateCount must be between 1 and {MAX_CANDIDATES}, not {n!r}.")
+        self.n = n
+        tools = function_tools(field(body, "tools"))
+        self.mode, self.forced, self.tools = calling_mode(field(body, "toolConfig"), tools)
+
+    def wants_call(self) -> bool:
+        return bool(self.tools) and toolcall.should_call([{"role": self.last_role}], self.mode)
+
+
+async def generate_content(request: Request, model: str) -> Response:
+    body = await read_json(request, "gemini")
+    req = _Request(body)
+    engine = backend(request).engine
+    rid, headers = new_id(""), local_headers(model)
+    try:
+        if req.wants_call():
+            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
+            cand = candidate([{"functionCall": {"name": name, "args": args}}], "STOP")
+            return JSONResponse(reply([cand], rid, usage(gen)), headers=headers)
+        gens = [await engine.generate(req.messages, json_schema=req.schema, **req.opts) for _ in range(req.n)]
+    except EngineError as e:
+        return engine_error("gemini", e)
+    cands = [candidate([{"text": _enum_text(g.text) if req.enum else g.text}], finish_reason(g), i)
+             for i, g in enumerate(gens)]
+    return JSONResponse(reply(cands, rid, usage(gens[0], sum(g.completion_tokens for g in gens))), headers=headers)
+
+
+async def stream_generate_content(request: Request, model: str) -> Response:
+    body = await read_json(request, "gemini")
+    req = _Request(body)
+    if req.n > 1:
+        raise invalid("candidateCount > 1 is not supported with streaming by the local server: "
+                      "use generate_content for several candidates.")
+    engine = backend(request).engine
+    rid, headers = new_id(""), local_headers(model)
+    sse_mode = request.query_params.get("alt") == "sse"
+    try:
+        if req.wants_call():
+            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
+            chunk = reply([candidate([{"functionCall": {"name": name, "args": args}}], "STOP")], rid, usage(gen))
+            events = _single(chunk)
+        else:
+            stream = engine.stream(req.messages, json_schema=req.schema, **req.opts)
+            first = await stream.__anext__()  # engine errors (too long a prompt) become a proper HTTP error
+            events = _text_chunks(first, stream, rid, req.enum)
+    except EngineError as e:
+        return engine_error("gemini", e)
+    if sse_mode:
+        return StreamingResponse((sse(c) async for c in events), media_type="text/event-stream", headers=headers)
+    return JSONResponse([c async for c in events], headers=headers)  # without alt=sse: one JSON array
+
+
+async def _single(chunk: dict):
+    yield chunk
+
+
+async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
+    """Gemini stream chunks: each carries the next piece; the last adds finishReason and usage."""
+    held: str | None = None
+    final: Generation | None = None
+    item: str | Generation | None = first
+    try:
+        while item is not None:
+            if isinstance(item, Generation):
+                final = item
+                break
+            if held is not None:
+                yield reply([candidate([{"text": held}], None)], rid, None)
+            held = item
+            item = await stream.__anext__()
+    except StopAsyncIteration:
+        pass
+    except EngineError as e:
+        yield {"error": {"code": e.status, "message": e.message, "status": faults.GEMINI_STATUS.get(e.status, "INTERNAL")}}
+        return
+    if final is None:
+        final = Generation(held or "", 0, 0)
+    text = held or ""
+    if enum:
+        text = _enum_text(final.text)  # an enum value is sent whole, without its JSON quotes
+    yield reply([candidate([{"text": text}], finish_reason(final))], rid, usage(final))
+
+
+# ---------------------------------------------------------------------- countTokens
+
+async def count_tokens(request: Request, model: str) -> Response:
+    body = await read_json(request, "gemini")
+    inner = field(body, "generateContentRequest")
+    source = inner if isinstance(inner, dict) else body
+    if "contents" not in source:
+        raise invalid("countTokens needs 'contents' (or a 'generateContentRequest' with 'contents').")
+    try:
+        messages = to_engine_messages(normalize_contents(source["contents"]), field(source, "systemInstruction"))
+    except ValueError as e:
+        raise invalid(f"Invalid 'contents': {e}.") from e
+    engine = backend(request).engine
+    try:
+        total = 0
+        for m in messages:
+            total += await engine.count_tokens(m["content"]) if m["content"] else 0
+    except EngineError as e:
+        return engine_error("gemini", e)
+    return JSONResponse({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]},
+                        headers=local_headers(model))
+
+
+# ---------------------------------------------------------------------- embeddings
+
+def _embed_item(item: Any) -> tuple[str, str, int | None]:
+    """(text, "query" or "passage", outputDimensionality) for one EmbedContentRequest."""
+    if not isinstance(item, dict):
+        raise invalid("Each embedding request must be an object with a 'content'.")
+    content = field(item, "content")
+    if content is None:
+        raise invalid("Missing 'content': send {\"content\": {\"parts\": [{\"text\": \"...\"}]}}.")
+    try:
+        text = "\n".join(t for t in (part_text(p) for p in _parts_of(content)) if t)
+    except ValueError as e:
+        raise invalid(f"Invalid 'content': {e}.") from e
+    if not text.strip():
+        raise invalid("The text to embed is empty: put some text in content.parts[].text.")
+    task = str(field(item, "taskType", "")).upper()
+    title = field(item, "title")
+    if title and task == "RETRIEVAL_DOCUMENT":
+        text = f"{title}\n\n{text}"
+    dims = field(item, "outputDimensionality")
+    if dims is not None and (not isinstance(dims, int) or dims < 1):
+        raise invalid(f"outputDimensionality must be a positive integer, not {dims!r}.")
+    return text, "passage" if task == "RETRIEVAL_DOCUMENT" else "query", dims
+
+
+async def _embed(request: Request, items: list[tuple[str, str, int | None]]) -> list[list[float]]:
+    import anyio
+
+    embedder = backend(request).embedder
+    out: list[list[float] | None] = [None] * len(items)
+    for task in ("query", "passage"):
+        idx = [i for i, it in enumerate(items) if it[1] == task]
+        if not idx:
+            continue
+        vecs = await anyio.to_thread.run_sync(embedder.embed, [items[i][0] for i in idx], task)
+        for i, v in zip(idx, vecs):
+            out[i] = [float(x) for x in truncate(v, items[i][2])]
+    return [v for v in out if v is not None]
+
+
+async def embed_content(request: Request, model: str) -> Response:
+    body = await read_json(request, "gemini")
+    values = (await _embed(request, [_embed_item(body)]))[0]
+    return JSONResponse({"embedding": {"values": values}}, headers=local_headers(model))
+
+
+async def batch_embed_contents(request: Request, model: str) -> Response:
+    body = await read_json(request, "gemini")
+    reqs = field(body, "requests")
+    if not isinstance(reqs, list) or not reqs:
+        raise invalid("batchEmbedContents needs 'requests': a non-empty list of {model, content} objects.")
+    vectors = await _embed(request, [_embed_item(r) for r in reqs])
+    return JSONResponse({"embeddings": [{"values": v} for v in vectors]}, headers=local_headers(model))
+
+
+# ---------------------------------------------------------------------- models
+
+def model_ids() -> list[tuple[str, list[str]]]:
+    """The catalogue's Gemini models with the methods each supports here."""
+    entry = catalogue.catalogue().get("gemini", {})
+    out: dict[str, list[str]] = {}
+    for key in ("chat", "tools"):
+        if isinstance(entry.get(key), str):
+            out[entry[key]] = CHAT_METHODS
+    for mid in entry.get("fallbacks", []):
+        out.setdefault(mid, CHAT_METHODS)
+    if isinstance(entry.get("embeddings"), str):
+        out[entry["embeddings"]] = EMBED_METHODS
+    return list(out.items())
+
+
+def model_obj(mid: str, methods: list[str] | None = None) -> dict:
+    """One ``Model`` resource, as ``GET models/{m}`` returns it."""
+    mid = mid.split("/", 1)[1] if mid.startswith("models/") else mid
+    known = dict(model_ids())
+    methods = methods or known.get(mid) or (EMBED_METHODS if "embedding" in mid else CHAT_METHODS)
+    note = "" if mid in known else " This id is not in the course catalogue; the local server answers to any name."
+    d: dict[str, Any] = {
+        "name": f"models/{mid}", "baseModelId": mid, "version": "local",
+        "displayName": f"{mid} (local stand-in)",
+        "description": f"Served by the course's local server: answers come from {LOCAL_MODEL}, not from Google. "
+                       f"Token limits are the local model's.{note}",
+        "inputTokenLimit": LOCAL_CONTEXT if methods is not EMBED_METHODS else 512,
+        "outputTokenLimit": 2048 if methods is not EMBED_METHODS else 1,
+        "supportedGenerationMethods": list(methods)}
+    if methods is not EMBED_METHODS:
+        d.update({"temperature": 1.0, "topP": 0.95, "topK": 64, "maxTemperature": 2.0, "thinking": False})
+    return d
+
+
+async def list_models(request: Request) -> Response:
+    await check_faults(request, "gemini", None)
+    models = [model_obj(mid, methods) for mid, methods in model_ids()]
+    try:
+        size = int(request.query_params.get("pageSize") or 50)
+        start = int(request.query_params.get("pageToken") or 0)
+    except ValueError:
+        raise invalid("pageSize must be a number and pageToken must come from a previous nextPageToken.")
+    size = max(1, min(size, 1000))
+    out: dict[str, Any] = {"models": models[start:start + size]}
+    if start + size < len(models):
+        out["nextPageToken"] = str(start + size)
+    return JSONResponse(out, headers=local_headers(None))
+
+
+# ---------------------------------------------------------------------- routing
+
+HANDLERS = {"generateContent": generate_content, "streamGenerateContent": stream_generate_content,
+            "countTokens": count_tokens, "embedContent": embed_content, "batchEmbedContents": batch_embed_contents}
+
+
+async def models_endpoint(request: Request, version: str, rest: str | None) -> Response:
+    """Answer ``/{version}/models`` (``rest`` None), ``models/{m}`` or ``models/{m}:{action}``."""
+    if not rest:
+        if request.method != "GET":
+            raise invalid(f"Invalid URL ({request.method} {request.url.path}): list models with GET.", 404)
+        return await list_models(request)
+    model, sep, action = rest.partition(":")
+    model = model.split("/", 1)[1] if model.startswith("models/") else model
+    if not sep:
+        if request.method != "GET":
+            raise invalid(f"Invalid URL ({request.method} {request.url.path}): POST to models/{model}:generateContent "
+                          "(or another method such as :streamGenerateContent).", 404)
+        await check_faults(request, "gemini", model)
+        return JSONResponse(model_obj(model), headers=local_headers(model))
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise invalid(f"Invalid URL: the method {action!r} does not exist for models on API version {version}. "
+                      f"Methods served: {', '.join(ACTIONS)}.", 404)
+    if request.method != "POST":
+        raise invalid(f"Invalid URL ({request.method} {request.url.path}): models/{{model}}:{action} needs POST.", 404)
+    await check_faults(request, "gemini", model)
+    return await handler(request, model)

@@ -1,0 +1,80 @@
+"""The request inspector: the last requests exactly as the SDKs sent them, secrets masked.
+
+From a notebook: ``helpers.server.last_requests()``. On disk: ``requests.jsonl`` in the
+server's state folder, one JSON object a line.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+SECRET_HEADERS = {"authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "proxy-authorization"}
+MAX_BODY_CHARS = 20_000
+
+
+def mask_secret(value: str) -> str:
+    """Mask a header or query value that may hold a key: keep the scheme word and the last 4 characters."""
+    scheme, _, token = value.partition(" ") if value.lower().startswith(("bearer ", "basic ")) else ("", "", value)
+    tail = token[-4:] if len(token) >= 12 else ""
+    masked = f"...{tail}" if tail else "****"
+    return f"{scheme} {masked}" if scheme else masked
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers with every secret-bearing value masked."""
+    return {k: (mask_secret(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def mask_query(query: str) -> str:
+    """A query string with ``key=...`` masked."""
+    return re.sub(r"(^|&)(key|api_key|token)=([^&]*)", lambda m: f"{m.group(1)}{m.group(2)}={mask_secret(m.group(3))}", query)
+
+
+def _jsonish(raw: bytes) -> Any:
+    text = raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace")
+    try:
+        return json.loads(raw) if len(raw) <= MAX_BODY_CHARS else text + " ...(truncated)"
+    except ValueError:
+        return text
+
+
+class Inspector:
+    """Keeps the last ``size`` exchanges in memory and appends each to a JSON-lines log."""
+
+    def __init__(self, log_file: Path | None, size: int = 100):
+        self.items: deque[dict] = deque(maxlen=size)
+        self.log_file = log_file
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    def record(self, *, provider: str, method: str, path: str, query: str, port: int, headers: dict,
+               body: bytes, status: int, response_body: bytes, duration_ms: float, streamed: bool) -> None:
+        with self.lock:
+            self.counter += 1
+            item = {"n": self.counter, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "provider": provider,
+                    "method": method, "path": path, "query": mask_query(query), "port": port,
+                    "headers": mask_headers(headers), "body": _jsonish(body) if body else None,
+                    "status": status, "streamed": streamed,
+                    "response": _jsonish(response_body) if not streamed else
+                    response_body[:MAX_BODY_CHARS].decode("utf-8", errors="replace"),
+                    "duration_ms": round(duration_ms, 1)}
+            self.items.append(item)
+            if self.log_file is not None:
+                try:
+                    with self.log_file.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                except OSError:
+                    pass
+
+    def last(self, n: int = 10) -> list[dict]:
+        with self.lock:
+            return list(self.items)[-n:]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
