@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["setup", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
+__all__ = ["setup", "is_local", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
 
 _LAZY_MODULES = {"models", "server", "keys", "checks", "display", "hf_local", "course", "install", "workspace"}
 
@@ -22,6 +22,13 @@ def setup(mode: str | None = None, *, prompt: bool = False):
     from .course import setup as _setup
 
     return _setup(mode, prompt=prompt)
+
+
+def is_local(provider: str) -> bool:
+    """True when ``provider`` ("openai", "gemini", "groq", "huggingface", "lmstudio") uses the local server."""
+    from .course import is_local as _is_local
+
+    return _is_local(provider)
 
 
 def check_keys(start=None):

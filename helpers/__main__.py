@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("keys", help="check your API keys")
     st = sub.add_parser("setup", help="choose live/local per provider and print the table")
     st.add_argument("--mode", choices=["auto", "local", "live"])
-    sub.add_parser("workspace", help="copy exercises into my_work/ without overwriting")
+    ws = sub.add_parser("workspace", help="copy exercises into my_work/ without overwriting")
+    ws.add_argument("--dest", help="folder to copy into (default: my_work/ in the course folder)")
     args = ap.parse_args(argv)
 
     if args.command == "server":
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "workspace":
         from .workspace import main as workspace_main
 
-        return workspace_main() or 0
+        return workspace_main(["--dest", args.dest] if args.dest else []) or 0
     return 2
 
 

@@ -256,7 +256,27 @@ def _point_sdks_at(url: str, local: list[str]) -> None:
         hf_local.disable()
 
 
+_last: CourseStatus | None = None
+
+
+def last_status() -> CourseStatus | None:
+    """What the last ``setup()`` decided (None before the first call)."""
+    return _last
+
+
+def is_local(provider: str) -> bool:
+    """True when calls to ``provider`` go to the course's local server (after ``setup()``).
+
+    Use it to keep a local-only demo (an injected error, the request inspector) out of live mode.
+    """
+    if _last is None:
+        return True
+    return _last.route(provider) == "local"
+
+
 def _show(status: CourseStatus) -> CourseStatus:
+    global _last
+    _last = status
     if not _in_ipython():
         print(status)
     return status

@@ -47,7 +47,8 @@ def cosine(a, b) -> float:
 # ---------------------------------------------------------------- generateContent
 
 def test_plain_generate_content(client, base_url):
-    r = client.models.generate_content(model=CHAT, contents="Name three colours.")
+    r = client.models.generate_content(model=CHAT, contents="Name three colours.",
+                                       config=types.GenerateContentConfig(max_output_tokens=40))
     assert r.text.strip()
     u = r.usage_metadata
     assert u.prompt_token_count > 0 and u.candidates_token_count > 0
@@ -64,13 +65,13 @@ def test_plain_generate_content(client, base_url):
 def test_v1beta_client(base_url):
     client = genai.Client(api_key="local-test-key",
                           http_options=types.HttpOptions(base_url=base_url, api_version="v1beta"))
-    r = client.models.generate_content(model=CHAT, contents="Say hello.")
+    r = client.models.generate_content(model=CHAT, contents="Say hello.", config={"max_output_tokens": 20})
     assert r.text.strip()
     assert requests_seen(base_url, 1)[-1]["path"] == f"/v1beta/models/{CHAT}:generateContent"
 
 
 def test_two_prompts_give_two_answers(client):
-    cfg = types.GenerateContentConfig(temperature=0)
+    cfg = types.GenerateContentConfig(temperature=0, max_output_tokens=30)
     a = client.models.generate_content(model=CHAT, contents="Write one sentence about cats.", config=cfg).text
     b = client.models.generate_content(model=CHAT, contents="Write one sentence about volcanoes.", config=cfg).text
     assert a and b and a != b
@@ -204,6 +205,9 @@ def test_enum_output(client):
     r = client.models.generate_content(model=CHAT, contents="I won the lottery! How do I feel?", config=cfg)
     assert r.text in ("happy", "sad")
     assert isinstance(r.parsed, Mood)
+    streamed = "".join(c.text or "" for c in client.models.generate_content_stream(
+        model=CHAT, contents="I lost my keys. How do I feel?", config=cfg))
+    assert streamed in ("happy", "sad")
 
 
 # ---------------------------------------------------------------- function calling
@@ -407,7 +411,7 @@ def test_malformed_json_is_a_gemini_400_and_the_server_keeps_serving(base_url, c
     assert err["code"] == 400 and err["status"] == "INVALID_ARGUMENT" and err["message"]
     r = httpx.post(f"{base_url}/v1beta/models/x:generateContent", json={"generationConfig": {}}, headers=headers)
     assert r.status_code == 400 and "contents" in r.json()["error"]["message"]
-    assert client.models.generate_content(model=CHAT, contents="Still there?").text
+    assert client.models.generate_content(model=CHAT, contents="Still there?", config={"max_output_tokens": 10}).text
 
 
 def test_unknown_method_is_a_gemini_404(base_url):

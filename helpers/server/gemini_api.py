@@ -364,7 +364,7 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
             if isinstance(item, Generation):
                 final = item
                 break
-            if held is not None:
+            if held is not None and not enum:  # an enum value is sent whole, in the last chunk
                 yield reply([candidate([{"text": held}], None)], rid, None)
             held = item
             item = await stream.__anext__()
@@ -375,9 +375,7 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
         return
     if final is None:
         final = Generation(held or "", 0, 0)
-    text = held or ""
-    if enum:
-        text = _enum_text(final.text)  # an enum value is sent whole, without its JSON quotes
+    text = _enum_text(final.text) if enum else held or ""  # the enum value without its JSON quotes
     yield reply([candidate([{"text": text}], finish_reason(final))], rid, usage(final))
 
 
@@ -481,15 +479,16 @@ def model_obj(mid: str, methods: list[str] | None = None) -> dict:
     known = dict(model_ids())
     methods = methods or known.get(mid) or (EMBED_METHODS if "embedding" in mid else CHAT_METHODS)
     note = "" if mid in known else " This id is not in the course catalogue; the local server answers to any name."
+    chat = "embedContent" not in methods
     d: dict[str, Any] = {
         "name": f"models/{mid}", "baseModelId": mid, "version": "local",
         "displayName": f"{mid} (local stand-in)",
         "description": f"Served by the course's local server: answers come from {LOCAL_MODEL}, not from Google. "
                        f"Token limits are the local model's.{note}",
-        "inputTokenLimit": LOCAL_CONTEXT if methods is not EMBED_METHODS else 512,
-        "outputTokenLimit": 2048 if methods is not EMBED_METHODS else 1,
+        "inputTokenLimit": LOCAL_CONTEXT if chat else 512,
+        "outputTokenLimit": 2048 if chat else 1,
         "supportedGenerationMethods": list(methods)}
-    if methods is not EMBED_METHODS:
+    if chat:
         d.update({"temperature": 1.0, "topP": 0.95, "topK": 64, "maxTemperature": 2.0, "thinking": False})
     return d
 
@@ -501,7 +500,7 @@ async def list_models(request: Request) -> Response:
         size = int(request.query_params.get("pageSize") or 50)
         start = int(request.query_params.get("pageToken") or 0)
     except ValueError:
-        raise invalid("pageSize must be a number and pageToken must come from a previous nextPageToken.")
+        raise invalid("pageSize must be a number and pageToken must come from a previous nextPageToken.") from None
     size = max(1, min(size, 1000))
     out: dict[str, Any] = {"models": models[start:start + size]}
     if start + size < len(models):

@@ -1,0 +1,79 @@
+"""The verdict every check gives: passed, or what is wrong plus a hint."""
+from __future__ import annotations
+
+import html
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class CheckFailed(AssertionError):
+    """Raised by a check that did not pass, so a notebook run stops where the problem is."""
+
+
+@dataclass
+class Verdict:
+    """The result of one check: ``ok``, a message and (when not ok) a hint."""
+
+    exercise: str
+    ok: bool
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        mark = "[OK]" if self.ok else "[NOT YET]"
+        text = f"{mark} {self.exercise}: {self.message}"
+        return text + (f"\n      Hint: {self.hint}" if self.hint and not self.ok else "")
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        mark = "✔ Correct" if self.ok else "✘ Not yet"
+        hint = f"<br><i>Hint:</i> {html.escape(self.hint)}" if self.hint and not self.ok else ""
+        return (f'<div style="border-left:4px solid {colour};padding:4px 8px">'
+                f'<b style="color:{colour}">{mark}</b> · {html.escape(self.exercise)}: '
+                f'{html.escape(self.message)}{hint}</div>')
+
+
+def _show(v: Verdict) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(v)
+            return
+    except ImportError:
+        pass
+    print(v, file=sys.stdout)
+
+
+def verdict(exercise: str, tests: list[tuple[Callable[[], bool], str, str]], success: str,
+            raise_on_fail: bool = True) -> Verdict:
+    """Run ``tests`` — (condition, what is wrong, hint) — in order; show and return the verdict.
+
+    The first failing condition decides the message. A condition that raises counts as failing.
+    With ``raise_on_fail`` (the default) a failed check also raises ``CheckFailed`` after showing
+    the verdict, so "Run all" stops at the first exercise that is not done yet.
+    """
+    for condition, problem, hint in tests:
+        try:
+            ok = bool(condition())
+        except NotImplementedError:
+            raise
+        except Exception as e:  # a malformed answer: report it as not yet right
+            ok, problem = False, f"{problem} ({type(e).__name__}: {e})"
+        if not ok:
+            v = Verdict(exercise, False, problem, hint)
+            _show(v)
+            if raise_on_fail:
+                raise CheckFailed(str(v))
+            return v
+    v = Verdict(exercise, True, success)
+    _show(v)
+    return v
+
+
+def require_done(*values: object, exercise: str = "this exercise") -> None:
+    """Raise ``NotImplementedError`` if any value is still the ``...`` placeholder of an exercise."""
+    if any(v is Ellipsis for v in values):
+        raise NotImplementedError(f"{exercise} is not done yet: replace the `...` with your code, then run the check again.")
