@@ -19,6 +19,8 @@ from helpers import models as catalogue
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 CHAT = catalogue.chat("gemini")
 EMBED = catalogue.get("gemini", "embeddings")
+KEY_HEADER = {"x-goog-api-key": "local-test-key"}
+HTTP_TIMEOUT = 120  # seconds: generous, a busy CI machine runs the model slowly
 
 
 def make_client(base_url: str, api_key: str = "local-test-key", **http: object) -> genai.Client:
@@ -31,7 +33,7 @@ def client(base_url) -> genai.Client:
 
 
 def requests_seen(base_url: str, n: int = 20) -> list[dict]:
-    return httpx.get(f"{base_url}/_course/requests", params={"n": n}).json()
+    return httpx.get(f"{base_url}/_course/requests", params={"n": n}, timeout=HTTP_TIMEOUT).json()
 
 
 def last_body(base_url: str, action: str = ":generateContent") -> dict:
@@ -63,8 +65,7 @@ def test_plain_generate_content(client, base_url):
 
 
 def test_v1beta_client(base_url):
-    client = genai.Client(api_key="local-test-key",
-                          http_options=types.HttpOptions(base_url=base_url, api_version="v1beta"))
+    client = make_client(base_url, api_version="v1beta")
     r = client.models.generate_content(model=CHAT, contents="Say hello.", config={"max_output_tokens": 20})
     assert r.text.strip()
     assert requests_seen(base_url, 1)[-1]["path"] == f"/v1beta/models/{CHAT}:generateContent"
@@ -132,14 +133,26 @@ def test_image_part_is_described_not_seen(client, base_url):
 
 
 def test_rest_style_bare_string_contents(base_url):
-    r = httpx.post(f"{base_url}/v1beta/models/{CHAT}:generateContent", headers={"x-goog-api-key": "local-test-key"},
-                   json={"contents": "Say hi.", "system_instruction": {"parts": [{"text": "Be brief."}]},
-                         "generation_config": {"max_output_tokens": 3}})
+    r = httpx.post(f"{base_url}/v1beta/models/{CHAT}:generateContent", headers=KEY_HEADER,
+                   timeout=HTTP_TIMEOUT, json={"contents": "Say hi.",
+                                               "system_instruction": {"parts": [{"text": "Be brief."}]},
+                                               "generation_config": {"max_output_tokens": 3}})
     assert r.status_code == 200
     data = r.json()
     assert data["candidates"][0]["content"]["parts"][0]["text"]
     assert data["candidates"][0]["finishReason"] == "MAX_TOKENS"
     assert data["usageMetadata"]["candidatesTokenCount"] == 3
+
+
+def test_candidate_count(client):
+    cfg = types.GenerateContentConfig(candidate_count=2, max_output_tokens=5, temperature=1.0)
+    r = client.models.generate_content(model=CHAT, contents="Name an animal.", config=cfg)
+    assert [c.index for c in r.candidates] == [0, 1]
+    assert all(c.content.parts[0].text for c in r.candidates)
+    assert 2 <= r.usage_metadata.candidates_token_count <= 10  # both candidates counted, 5 tokens at most each
+    with pytest.raises(errors.ClientError) as e:
+        client.models.generate_content(model=CHAT, contents="hi", config={"candidate_count": 99})
+    assert e.value.code == 400 and "candidateCount" in e.value.message
 
 
 # ---------------------------------------------------------------- streaming
@@ -319,8 +332,8 @@ def test_embed_several_texts_similarity_and_dimensions(client, base_url):
 
 
 def test_embed_content_rest_endpoint(base_url):
-    r = httpx.post(f"{base_url}/v1beta/models/{EMBED}:embedContent", headers={"x-goog-api-key": "local-test-key"},
-                   json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 16})
+    r = httpx.post(f"{base_url}/v1beta/models/{EMBED}:embedContent", headers=KEY_HEADER,
+                   timeout=HTTP_TIMEOUT, json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 16})
     assert r.status_code == 200
     assert len(r.json()["embedding"]["values"]) == 16
 
@@ -404,17 +417,20 @@ def test_retry_options_retry_a_503(base_url):
 
 
 def test_malformed_json_is_a_gemini_400_and_the_server_keeps_serving(base_url, client):
-    headers = {"x-goog-api-key": "local-test-key", "content-type": "application/json"}
-    r = httpx.post(f"{base_url}/v1beta/models/x:generateContent", content=b'{"contents": [', headers=headers)
+    headers = {**KEY_HEADER, "content-type": "application/json"}
+    r = httpx.post(f"{base_url}/v1beta/models/x:generateContent", content=b'{"contents": [', headers=headers,
+                   timeout=HTTP_TIMEOUT)
     assert r.status_code == 400
     err = r.json()["error"]
     assert err["code"] == 400 and err["status"] == "INVALID_ARGUMENT" and err["message"]
-    r = httpx.post(f"{base_url}/v1beta/models/x:generateContent", json={"generationConfig": {}}, headers=headers)
+    r = httpx.post(f"{base_url}/v1beta/models/x:generateContent", json={"generationConfig": {}}, headers=headers,
+                   timeout=HTTP_TIMEOUT)
     assert r.status_code == 400 and "contents" in r.json()["error"]["message"]
     assert client.models.generate_content(model=CHAT, contents="Still there?", config={"max_output_tokens": 10}).text
 
 
 def test_unknown_method_is_a_gemini_404(base_url):
-    r = httpx.post(f"{base_url}/v1beta/models/{CHAT}:fooBar", json={}, headers={"x-goog-api-key": "local-test-key"})
+    r = httpx.post(f"{base_url}/v1beta/models/{CHAT}:fooBar", json={}, headers=KEY_HEADER,
+                   timeout=HTTP_TIMEOUT)
     assert r.status_code == 404
     assert r.json()["error"]["status"] == "NOT_FOUND"

@@ -64,7 +64,7 @@ async def check_faults(request: Request, provider: str, model: str | None) -> No
     if fault is None and model:
         replacement = catalogue.replacement_for(model)
         if replacement:
-            fault = faults.Fault("404", model=model, replacement=replacement)
+            fault = faults.Fault("404", model=model, replacement=replacement, retired=True)
     if fault is None:
         return
     if fault.kind == "slow":

@@ -34,7 +34,8 @@ class Fault:
     kind: str              # "401", "403", "404", "429", "quota", "500", "503", "region", "slow"
     delay: float = 0.0     # seconds, for "slow"
     model: str = ""        # the model name as sent
-    replacement: str | None = None  # for a retired model
+    replacement: str | None = None  # a current model to suggest
+    retired: bool = False           # the model is in the catalogue's [retired] table
 
 
 def find_fault(model: str | None, header: str | None, api_key: str | None) -> Fault | None:
@@ -89,17 +90,25 @@ RATE_HEADERS = {"retry-after": "1", "retry-after-ms": "300", "x-ratelimit-remain
 LOCAL_NOTE = " (simulated by the course's local server)"
 
 
+def _hint_404(retired: bool, replacement: str | None) -> str:
+    if retired and replacement:
+        return f" It has been retired: use `{replacement}` instead."
+    if replacement:
+        return f" A current model is `{replacement}` (see helpers/models.toml)."
+    return ""
+
+
 def error_response(provider: str, fault: Fault) -> JSONResponse:
     """The error response ``provider`` would send for ``fault`` (not used for "slow")."""
     k, model = fault.kind, base_model(fault.model) if fault.model else "the model"
     if provider == "gemini":
-        return _gemini_fault(k, model, fault.replacement)
+        return _gemini_fault(k, model, fault.replacement, fault.retired)
     if provider == "huggingface":
-        return _hf_fault(k, model, fault.replacement)
-    return _openai_fault(provider, k, model, fault.replacement)
+        return _hf_fault(k, model, fault.replacement, fault.retired)
+    return _openai_fault(provider, k, model, fault.replacement, fault.retired)
 
 
-def _openai_fault(provider: str, k: str, model: str, replacement: str | None) -> JSONResponse:
+def _openai_fault(provider: str, k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
     keys_page = "https://console.groq.com/keys" if provider == "groq" else "https://platform.openai.com/account/api-keys"
     if k == "401":
         return openai_error(401, f"Incorrect API key provided. You can find your API key at {keys_page}.{LOCAL_NOTE}",
@@ -108,7 +117,7 @@ def _openai_fault(provider: str, k: str, model: str, replacement: str | None) ->
         return openai_error(403, f"You are not allowed to use {model} with this key: check the key's project and permissions.{LOCAL_NOTE}",
                             "permission_error", "model_not_allowed")
     if k == "404":
-        hint = f" It has been retired: use `{replacement}` instead." if replacement else ""
+        hint = _hint_404(retired, replacement)
         return openai_error(404, f"The model `{model}` does not exist or you do not have access to it.{hint}{LOCAL_NOTE}",
                             "invalid_request_error", "model_not_found", "model")
     if k == "429":
@@ -129,14 +138,14 @@ def _openai_fault(provider: str, k: str, model: str, replacement: str | None) ->
     raise ValueError(k)
 
 
-def _gemini_fault(k: str, model: str, replacement: str | None) -> JSONResponse:
+def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
     if k == "401":
         return gemini_error(400, f"API key not valid. Please pass a valid API key.{LOCAL_NOTE}", reason="API_KEY_INVALID")
     if k == "403":
         return gemini_error(403, f"Method doesn't allow unregistered callers (callers without established identity). "
                             f"Please use API Key or other form of API consumer identity to call this API.{LOCAL_NOTE}")
     if k == "404":
-        hint = f" It has been retired: use `{replacement}` instead." if replacement else ""
+        hint = _hint_404(retired, replacement)
         return gemini_error(404, f"models/{model} is not found for API version v1, or is not supported for "
                             f"generateContent. Call ListModels to see the list of available models.{hint}{LOCAL_NOTE}")
     if k == "429":
@@ -156,7 +165,7 @@ def _gemini_fault(k: str, model: str, replacement: str | None) -> JSONResponse:
     raise ValueError(k)
 
 
-def _hf_fault(k: str, model: str, replacement: str | None) -> JSONResponse:
+def _hf_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
     if k == "401":
         return hf_error(401, f"Invalid credentials in Authorization header{LOCAL_NOTE}")
     if k == "403":
@@ -164,7 +173,7 @@ def _hf_fault(k: str, model: str, replacement: str | None) -> JSONResponse:
                         "Providers on behalf of user. Create a token with the 'Make calls to Inference Providers' "
                         f"permission at https://huggingface.co/settings/tokens{LOCAL_NOTE}")
     if k == "404":
-        hint = f" It has been retired from inference: use `{replacement}` instead." if replacement else ""
+        hint = _hint_404(retired, replacement)
         return hf_error(404, f"Model {model} does not exist or is not served by any Inference Provider.{hint}{LOCAL_NOTE}")
     if k == "429":
         return hf_error(429, f"Rate limit reached. You reached free usage limit (reset hourly).{LOCAL_NOTE}", headers={"retry-after": "1"})

@@ -60,7 +60,7 @@ class Backend:
 
     def status(self) -> dict:
         e = self.engine
-        return {"kind": e.kind, "model": e.model, "pid": e.pid(), "alive": e.alive(),
+        return {"kind": e.kind, "model": e.model, "pid": e.pid(), "port": getattr(e, "port", None), "alive": e.alive(),
                 "started_in_s": getattr(e, "started_in", None), "error": self.engine_error,
                 "restarts": getattr(e, "restarts", 0), "embeddings": self.embedder.kind}
 

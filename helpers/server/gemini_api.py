@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -371,7 +370,8 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
     except StopAsyncIteration:
         pass
     except EngineError as e:
-        yield {"error": {"code": e.status, "message": e.message, "status": faults.GEMINI_STATUS.get(e.status, "INTERNAL")}}
+        status = faults.GEMINI_STATUS.get(e.status, "INTERNAL")
+        yield {"error": {"code": e.status, "message": e.message, "status": status}}
         return
     if final is None:
         final = Generation(held or "", 0, 0)

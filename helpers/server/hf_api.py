@@ -1,8 +1,440 @@
-"""The Hugging Face wire protocol. (Being written.)"""
+"""The Hugging Face wire protocol: the inference router and the few Hub calls ``InferenceClient`` makes.
+
+``helpers.hf_local`` sends ``https://<host>.huggingface.co/...`` here as ``/hf/<host>/...``
+(``huggingface.co`` itself becomes ``/hf/hub``). Paths:
+
+* ``POST /hf/router/v1/chat/completions``: the auto-router (``InferenceClient`` with no provider). OpenAI shape:
+  plain, streaming, tools, ``response_format``; model ids may carry a ``:provider`` or ``:fastest`` suffix.
+* ``POST /hf/router/<provider>/.../chat/completions``: a named provider (``/together/v1/...``,
+  ``/hf-inference/models/<id>/v1/...``); ``.../completions`` (text) and ``.../embeddings`` likewise.
+* ``POST /hf/router/hf-inference/models/<id>`` and ``.../pipeline/<task>``: tasks, ``{inputs, parameters}``
+  (text-classification, token-classification, summarization, translation, feature-extraction,
+  sentence-similarity, text-generation), answered by ``hf_tasks`` with the real service's shapes.
+* ``GET /hf/router/v1/models``; ``GET /hf/hub/api/models/<id>`` (``?expand=inferenceProviderMapping``),
+  ``/hf/hub/api/tasks``, ``/hf/hub/api/whoami-v2``.
+* anything under ``/hf/api-inference/``: 410 Gone, as the retired service answers.
+
+Errors are ``{"error": "..."}``. The router wants a token (``Authorization: Bearer hf_...``), as the real one does.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from typing import Any, Awaitable, Callable
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from .. import models as catalogue
+from . import faults, hf_tasks, openai_api
+from .common import LOCAL_MODEL, Reject, api_key, backend, check_faults, engine_error, local_headers, new_id, now, \
+    read_json, sse
+from .engine import EngineError, Generation
+
+HF = "huggingface"
+CHAT_PROVIDERS = ["together", "novita", "featherless-ai", "fireworks-ai", "groq", "cerebras", "nscale", "scaleway",
+                  "ovhcloud", "deepinfra", "cohere", "publicai", "zai-org"]
+TASKS = ("text-classification", "token-classification", "summarization", "translation", "feature-extraction",
+         "sentence-similarity", "text-generation")
+_PURPOSE_TASK = {"sentiment": "text-classification", "ner": "token-classification", "summarization": "summarization",
+                 "translation": "translation", "embeddings": "feature-extraction", "text_generation": "text-generation",
+                 "chat": "conversational", "tools": "conversational"}
+_NAME_HINTS = [  # (pattern in a model id, task) for models the catalogue does not list
+    (r"sentence-transformers/|e5-|bge-|minilm|mpnet|embed|gte-", "feature-extraction"),
+    (r"opus-mt|translat|nllb|m2m100|madlad", "translation"),
+    (r"summar|bart-large-cnn|pegasus|-cnn\b|xsum", "summarization"),
+    (r"sentiment|sst-?2|emotion|-imdb|finbert|toxic", "text-classification"),
+    (r"(^|[-/_])ner($|[-_])|conll|-pos\b|ner-", "token-classification"),
+    (r"instruct|chat|-it\b|-it-|qwen|llama|mistral|gemma|phi-|deepseek|gpt-oss|smollm", "conversational"),
+]
+
+
+# ---------------------------------------------------------------------- which task a model does
+
+def task_for_model(model_id: str) -> str | None:
+    """The task a model id does: from the catalogue (``[huggingface]``), else guessed from its name, else None."""
+    entry = catalogue.catalogue().get("huggingface", {})
+    found = [task for purpose, task in _PURPOSE_TASK.items() if entry.get(purpose) == model_id]
+    if found:
+        non_chat = [t for t in found if t != "conversational"]
+        return (non_chat or found)[0]
+    if model_id in entry.get("fallbacks", []):
+        return "conversational"
+    low = model_id.lower()
+    for pattern, task in _NAME_HINTS:
+        if re.search(pattern, low):
+            return task
+    return None
+
+
+def _task_from_inputs(inputs: Any) -> str:
+    if isinstance(inputs, dict) and "source_sentence" in inputs:
+        return "sentence-similarity"
+    if isinstance(inputs, list):
+        return "feature-extraction"
+    return "text-generation"
+
+
+# ---------------------------------------------------------------------- small helpers
+
+def _reject(status: int, message: str) -> Reject:
+    return Reject(faults.bad_request(HF, message, status))
+
+
+def _require_token(request: Request) -> None:
+    if not api_key(request):
+        raise Reject(faults.hf_error(401, "You must provide a Hugging Face token: send the header "
+                                     "'Authorization: Bearer hf_...' (InferenceClient reads HF_TOKEN)."
+                                     + faults.LOCAL_NOTE))
+
+
+def _with_body(request: Request, body: dict) -> Request:
+    """The same request with another JSON body (to hand a normalised body to the OpenAI handler)."""
+    raw = json.dumps(body).encode()
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+async def _run(provider_call: Awaitable[Any]) -> Any:
+    try:
+        return await provider_call
+    except EngineError as e:
+        raise Reject(engine_error(HF, e)) from e
+
+
+def _texts(inputs: Any, task: str, allow_list: bool = True) -> list[str]:
+    """``inputs`` as a non-empty list of non-empty strings, or a clear 400."""
+    items = inputs if isinstance(inputs, list) and allow_list else [inputs]
+    if not items or not all(isinstance(t, str) for t in items):
+        kind = "a string or a list of strings" if allow_list else "a string"
+        raise _reject(400, f"For {task}, 'inputs' must be {kind} (got {type(inputs).__name__}).")
+    if any(not t.strip() for t in items):
+        raise _reject(400, f"For {task}, 'inputs' cannot be an empty string.")
+    return items
+
+
+def _int_param(params: dict, *names: str) -> int | None:
+    for name in names:
+        value = params.get(name)
+        if value is not None:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise _reject(400, f"Parameter {name!r} must be a whole number (got {value!r}).") from None
+    return None
+
+
+# ---------------------------------------------------------------------- the router
+
+async def router(request: Request) -> Response:
+    """Every ``POST /hf/router/...``: chat, completions, embeddings or an hf-inference task."""
+    rest = request.path_params["rest"].strip("/")
+    _require_token(request)
+    if rest.endswith("chat/completions"):
+        return await chat(request, rest)
+    if rest.endswith("/completions") or rest == "v1/completions":
+        return await completions(request)
+    if rest.endswith("/embeddings"):
+        return await openai_api.embeddings(request, HF)
+    m = re.fullmatch(r"hf-inference/models/(.+?)(?:/pipeline/([a-z0-9-]+))?", rest)
+    if m:
+        return await hf_inference(request, m.group(1), m.group(2))
+    raise HTTPException(404)
+
+
+async def chat(request: Request, rest: str) -> Response:
+    """Router chat: reuses the OpenAI chat handler with Hugging Face's error shape."""
+    body = await read_json(request, HF)
+    m = re.fullmatch(r"hf-inference/models/(.+?)/v1/chat/completions", rest)
+    changed = False
+    if m and not body.get("model"):
+        body["model"], changed = m.group(1), True
+    for key in ("model", "messages"):
+        if key not in body:
+            raise _reject(400, f"Missing required parameter: {key!r}.")
+    model = str(body["model"])
+    bare = model.split(":", 1)[0]
+    replacement = catalogue.replacement_for(bare) if bare != model else None
+    if replacement:
+        raise Reject(faults.error_response(HF, faults.Fault("404", model=bare, replacement=replacement)))
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json", "json_object") and isinstance(fmt.get("value"), dict):
+        # TGI spelling (hf-inference): {"type": "json_object", "value": <schema>}
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["value"]}}
+        changed = True
+    return await openai_api.chat_completions(_with_body(request, body) if changed else request, HF)
+
+
+async def completions(request: Request) -> Response:
+    """OpenAI-style text completions (``text_generation`` through a named provider such as together)."""
+    body = await read_json(request, HF, ("model", "prompt"))
+    model = str(body["model"])
+    await check_faults(request, HF, model)
+    prompt = body["prompt"][0] if isinstance(body["prompt"], list) and body["prompt"] else body["prompt"]
+    prompt = _texts(prompt, "completions", allow_list=False)[0]
+    if body.get("stream"):
+        raise _reject(400, "The local server answers /v1/completions without streaming: leave out stream=True.")
+    gen = await _run(hf_tasks.continue_text(backend(request).engine, prompt, **openai_api.options(body)))
+    text = prompt + gen.text if body.get("echo") else gen.text
+    return JSONResponse({"id": new_id("cmpl-"), "object": "text_completion", "created": now(), "model": LOCAL_MODEL,
+                         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": gen.finish_reason}],
+                         "usage": {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                                   "total_tokens": gen.prompt_tokens + gen.completion_tokens}},
+                        headers=local_headers(model))
+
+
+async def list_models(request: Request) -> Response:
+    """``GET /hf/router/v1/models``: the catalogue's Hugging Face models, OpenAI shape."""
+    entry = catalogue.catalogue().get("huggingface", {})
+    ids = [entry[p] for p in _PURPOSE_TASK if isinstance(entry.get(p), str)] + list(entry.get("fallbacks", []))
+    data = [{"id": mid, "object": "model", "created": 1700000000,
+             "owned_by": "course-local-server (answers with smollm2-135m-instruct)"} for mid in dict.fromkeys(ids)]
+    return JSONResponse({"object": "list", "data": data}, headers=local_headers(None))
+
+
+# ---------------------------------------------------------------------- hf-inference tasks
+
+async def hf_inference(request: Request, model_id: str, pipeline: str | None) -> Response:
+    """``POST /hf/router/hf-inference/models/<id>[/pipeline/<task>]`` with ``{inputs, parameters}``."""
+    body = await read_json(request, HF)
+    await check_faults(request, HF, model_id)
+    if "inputs" not in body:
+        raise _reject(400, "Missing required parameter: 'inputs'. Send {\"inputs\": \"your text\", \"parameters\": {...}}.")
+    inputs = body["inputs"]
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise _reject(400, "'parameters' must be an object ({...}).")
+    task = pipeline or task_for_model(model_id) or _task_from_inputs(inputs)
+    if task == "conversational":
+        task = "text-generation" if isinstance(inputs, str) else task
+    handler = _HANDLERS.get(task)
+    if handler is None:
+        raise _reject(400, f"The local server does not run the task {task!r} for {model_id}. "
+                      f"It runs: {', '.join(TASKS)} (and chat at /v1/chat/completions).")
+    engine = backend(request).engine
+    try:
+        return await handler(request, engine, model_id, inputs, params, body)
+    except EngineError as e:
+        return engine_error(HF, e)
+
+
+async def _text_classification(request, engine, model_id, inputs, params, body) -> Response:
+    texts = _texts(inputs, "text-classification")
+    top_k = _int_param(params, "top_k")
+    results = []
+    for text in texts:
+        scores = await hf_tasks.classify_sentiment(engine, text)
+        ranked = sorted(({"label": k, "score": v} for k, v in scores.items()), key=lambda d: -d["score"])
+        results.append(ranked[:top_k] if top_k else ranked)
+    return JSONResponse(results, headers=local_headers(model_id))  # nested, as the real API: [[{label, score}]]
+
+
+async def _token_classification(request, engine, model_id, inputs, params, body) -> Response:
+    texts = _texts(inputs, "token-classification")
+    found = [await hf_tasks.find_entities(engine, t) for t in texts]
+    return JSONResponse(found[0] if isinstance(inputs, str) else found, headers=local_headers(model_id))
+
+
+def _max_length(params: dict, default: int, floor: int = 1) -> int:
+    """The token budget from ``max_new_tokens`` / ``max_length`` (also inside ``generate_parameters``)."""
+    gen = params.get("generate_parameters") if isinstance(params.get("generate_parameters"), dict) else {}
+    value = _int_param(params, "max_new_tokens", "max_length") or _int_param(gen, "max_new_tokens", "max_length")
+    return max(floor, min(int(value or default), 400))
+
+
+def _trim_to_sentence(text: str) -> str:
+    """Cut an answer that ran out of room back to its last full sentence (when it has one)."""
+    text = text.strip()
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if text and text[-1] not in ".!?" and cut > len(text) // 3:
+        return text[:cut + 1]
+    return text
+
+
+async def _summarization(request, engine, model_id, inputs, params, body) -> Response:
+    text = _texts(inputs, "summarization", allow_list=False)[0]
+    gen = await hf_tasks.summarize(engine, text, _max_length(params, 120, floor=8))
+    summary = _trim_to_sentence(gen.text) if gen.finish_reason == "length" else gen.text.strip()
+    return JSONResponse([{"summary_text": summary}], headers=local_headers(model_id))
+
+
+async def _translation(request, engine, model_id, inputs, params, body) -> Response:
+    texts = _texts(inputs, "translation")
+    src_model, tgt_model = hf_tasks.languages_from_model(model_id)
+    target = hf_tasks.language_name(params.get("tgt_lang")) or tgt_model
+    source = hf_tasks.language_name(params.get("src_lang")) or src_model
+    if target is None:
+        raise _reject(400, f"Which language should {model_id} translate into? Pass tgt_lang (and src_lang), "
+                      "e.g. client.translation(text, src_lang='en', tgt_lang='fr'), or use a model such as "
+                      "Helsinki-NLP/opus-mt-en-fr.")
+    out = []
+    for text in texts:
+        gen = await hf_tasks.translate(engine, text, target, source)
+        out.append({"translation_text": gen.text.strip()})
+    return JSONResponse(out, headers=local_headers(model_id))
+
+
+async def _embed(request, texts: list[str]):
+    import anyio
+
+    return await anyio.to_thread.run_sync(backend(request).embedder.embed, texts, "query")
+
+
+async def _feature_extraction(request, engine, model_id, inputs, params, body) -> Response:
+    texts = _texts(inputs, "feature-extraction")
+    vecs = await _embed(request, texts)
+    rows = [[float(x) for x in v] for v in vecs]
+    # sentence-transformers models: one vector for a string, a list of vectors for a list of strings
+    return JSONResponse(rows[0] if isinstance(inputs, str) else rows, headers=local_headers(model_id))
+
+
+async def _sentence_similarity(request, engine, model_id, inputs, params, body) -> Response:
+    if not isinstance(inputs, dict) or "source_sentence" not in inputs or "sentences" not in inputs:
+        raise _reject(400, "For sentence-similarity, 'inputs' must be {\"source_sentence\": \"...\", "
+                      "\"sentences\": [\"...\", ...]}.")
+    source = _texts(inputs["source_sentence"], "sentence-similarity", allow_list=False)
+    others = _texts(inputs["sentences"], "sentence-similarity")
+    vecs = await _embed(request, source + others)
+    scores = [float(vecs[0] @ v) for v in vecs[1:]]
+    return JSONResponse(scores, headers=local_headers(model_id))
+
+
+async def _text_generation(request, engine, model_id, inputs, params, body) -> Response:
+    prompt = _texts(inputs, "text-generation", allow_list=False)[0]
+    temperature = params.get("temperature")
+    if temperature is None and not params.get("do_sample"):
+        temperature = 0.0  # TGI decodes greedily unless asked to sample
+    stop = params.get("stop") or params.get("stop_sequences")
+    gen = await hf_tasks.continue_text(engine, prompt, max_tokens=_max_length(params, 100), temperature=temperature,
+                                       top_p=params.get("top_p"), stop=stop, seed=params.get("seed"))
+    text = prompt + gen.text if params.get("return_full_text") else gen.text
+    finish = "length" if gen.finish_reason == "length" else "stop_sequence" if stop else "eos_token"
+    headers = local_headers(model_id)
+    if body.get("stream"):
+        tokens = await engine.tokenize(gen.text)
+        return StreamingResponse(_tgi_stream(tokens, text, finish, gen, params), media_type="text/event-stream",
+                                 headers=headers)
+    out: dict[str, Any] = {"generated_text": text}
+    if params.get("details"):
+        tokens = await engine.tokenize(gen.text)
+        out["details"] = {"finish_reason": finish, "generated_tokens": gen.completion_tokens,
+                          "seed": params.get("seed"), "prefill": [],
+                          # token ids and pieces are the model's own; per-token log-probabilities are not measured
+                          "tokens": [{"id": i, "text": piece, "logprob": None, "special": False} for i, piece in tokens]}
+    return JSONResponse([out], headers=headers)
+
+
+async def _tgi_stream(tokens: list[tuple[int, str]], text: str, finish: str, gen: Generation, params: dict):
+    for n, (tid, piece) in enumerate(tokens):
+        last = n == len(tokens) - 1
+        yield sse({"index": n + 1, "token": {"id": tid, "text": piece, "logprob": None, "special": False},
+                   "generated_text": text if last else None,
+                   "details": {"finish_reason": finish, "generated_tokens": gen.completion_tokens,
+                               "seed": params.get("seed"), "input_length": gen.prompt_tokens} if last else None})
+    if not tokens:
+        yield sse({"index": 1, "token": {"id": 0, "text": "", "logprob": None, "special": True},
+                   "generated_text": text, "details": {"finish_reason": finish, "generated_tokens": 0,
+                                                        "seed": params.get("seed"), "input_length": gen.prompt_tokens}})
+
+
+_HANDLERS: dict[str, Callable[..., Awaitable[Response]]] = {
+    "text-classification": _text_classification, "sentiment-analysis": _text_classification,
+    "token-classification": _token_classification, "ner": _token_classification,
+    "summarization": _summarization, "translation": _translation,
+    "feature-extraction": _feature_extraction, "sentence-similarity": _sentence_similarity,
+    "text-generation": _text_generation, "text2text-generation": _text_generation,
+}
+
+
+# ---------------------------------------------------------------------- the Hub
+
+def _pipeline_tag(task: str | None) -> str:
+    return {"conversational": "text-generation", None: "text-generation"}.get(task, task)  # type: ignore[arg-type]
+
+
+def provider_mapping(model_id: str) -> dict[str, dict]:
+    """The ``inferenceProviderMapping`` the local Hub reports: hf-inference first, then chat providers for chat models."""
+    task = task_for_model(model_id) or "text-generation"
+    mapping = {"hf-inference": {"status": "live", "providerId": model_id, "task": task, "isModelAuthor": False}}
+    if task == "conversational":
+        for p in CHAT_PROVIDERS:
+            mapping[p] = {"status": "live", "providerId": model_id, "task": "conversational", "isModelAuthor": False}
+    return mapping
+
+
+def model_info(model_id: str) -> dict:
+    """What ``HfApi().model_info(model_id)`` reads: pipeline tag, tags, library, provider mapping."""
+    task = task_for_model(model_id)
+    tag = _pipeline_tag(task)
+    if task == "feature-extraction":
+        tag, tags, library = "sentence-similarity", ["sentence-transformers", "feature-extraction",
+                                                     "sentence-similarity"], "sentence-transformers"
+    else:
+        tags, library = [tag] + (["conversational"] if task == "conversational" else []), "transformers"
+    return {"_id": hashlib.sha1(model_id.encode()).hexdigest()[:24], "id": model_id, "modelId": model_id,
+            "author": model_id.split("/", 1)[0] if "/" in model_id else None, "private": False, "gated": False,
+            "disabled": False, "pipeline_tag": tag, "tags": tags + ["local-course-server"], "library_name": library,
+            "inference": "warm", "inferenceProviderMapping": provider_mapping(model_id)}
+
+
+async def hub_model(request: Request) -> Response:
+    """``GET /hf/hub/api/models/<id>[/revision/<rev>]``, honouring ``expand=``."""
+    rest = request.path_params["rest"].strip("/")
+    model_id = rest.split("/revision/", 1)[0]
+    if model_id.count("/") > 1:
+        raise _reject(404, f"The local server answers only model information (/api/models/<id>); "
+                      f"/api/models/{rest} is not served in local mode. Hub files and listings need live mode.")
+    info = model_info(model_id)
+    expand = request.query_params.getlist("expand")
+    if expand:
+        info = {"_id": info["_id"], "id": info["id"], **{k: info[k] for k in expand if k in info}}
+    return JSONResponse(info, headers=local_headers(model_id))
+
+
+async def hub_tasks(request: Request) -> Response:
+    """``GET /hf/hub/api/tasks``: the recommended model per task (used when no model is given)."""
+    entry = catalogue.catalogue().get("huggingface", {})
+    out = {}
+    for purpose, task in _PURPOSE_TASK.items():
+        if task != "conversational" and isinstance(entry.get(purpose), str):
+            out[task] = {"id": task, "label": task.replace("-", " ").title(), "widgetModels": [entry[purpose]]}
+    if "feature-extraction" in out:
+        out["sentence-similarity"] = {**out["feature-extraction"], "id": "sentence-similarity",
+                                      "label": "Sentence Similarity"}
+    return JSONResponse(out, headers=local_headers(None))
+
+
+async def hub_whoami(request: Request) -> Response:
+    """``GET /hf/hub/api/whoami-v2``: who the token belongs to (a local learner; never the real account)."""
+    await check_faults(request, HF, None)
+    if not api_key(request):
+        raise Reject(faults.hf_error(401, "Invalid credentials in Authorization header: send "
+                                     "'Authorization: Bearer hf_...'." + faults.LOCAL_NOTE))
+    return JSONResponse({"type": "user", "id": "local-course-learner", "name": "local-learner",
+                         "fullname": "Local course learner (no real account)", "isPro": False, "orgs": [],
+                         "auth": {"type": "access_token",
+                                  "accessToken": {"displayName": "local course token", "role": "fineGrained"}}},
+                        headers=local_headers(None))
+
+
+async def api_inference_gone(request: Request) -> Response:
+    """The old ``api-inference.huggingface.co`` service is retired: 410, with the same advice the real one gives."""
+    return faults.bad_request(HF, "https://api-inference.huggingface.co is no longer supported. Please use "
+                              "https://router.huggingface.co/hf-inference instead.", 410)
 
 
 def routes() -> list[Route]:
-    return []
+    """The Hugging Face routes mounted by the gateway (all under ``/hf/``)."""
+    every = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+    return [Route("/hf/router/v1/models", list_models, methods=["GET"]),
+            Route("/hf/router/{rest:path}", router, methods=["POST"]),
+            Route("/hf/hub/api/models/{rest:path}", hub_model, methods=["GET"]),
+            Route("/hf/hub/api/tasks", hub_tasks, methods=["GET"]),
+            Route("/hf/hub/api/whoami-v2", hub_whoami, methods=["GET"]),
+            Route("/hf/api-inference/{rest:path}", api_inference_gone, methods=every)]
