@@ -13,7 +13,7 @@ PYVER        = $(shell $(PY) -c 'import sys; print(f"{sys.version_info[0]}.{sys.
 CONSTRAINTS  = $(wildcard requirements/constraints-py$(PYVER).txt)
 STAMP  := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-fast browser server-stop clean-venv
+.PHONY: setup lab test browser preflight test-live server-stop clean-venv
 
 setup: $(STAMP)
 
@@ -43,6 +43,13 @@ test: setup browser
 	COURSE_MODE=local COURSE_STATE_DIR=$(CURDIR)/.course/test-state $(PY) -m pytest \
 	  tests notebooks solutions --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider; \
 	  status=$$?; COURSE_STATE_DIR=$(CURDIR)/.course/test-state $(PY) -m helpers server stop >/dev/null; exit $$status
+
+# Instructor kit: check keys, models and local mode before a workshop; then run the notebooks live.
+preflight: setup
+	$(PY) -m helpers preflight
+
+test-live: setup
+	COURSE_MODE=live $(PY) -m pytest notebooks solutions --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider -rs
 
 server-stop:
 	$(PY) -m helpers server stop

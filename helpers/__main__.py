@@ -3,6 +3,7 @@
   server start|stop|status|restart   the local server (a real small model behind each provider's API)
   install-model                      install the offline model's weights (no heavy dependencies)
   keys                               check your API keys (masked)
+  preflight [--no-local]             instructor check before a workshop (exit code 1 if something would break)
   setup [--mode auto|local|live]     what the notebooks' setup cell does, printed as a table
   workspace                          copy the exercises into my_work/ (never overwrites your files)
 """
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--json", action="store_true", help="print the status as JSON")
     sub.add_parser("install-model", help="install the offline model with --no-deps")
     sub.add_parser("keys", help="check your API keys")
+    pf = sub.add_parser("preflight", help="instructor check: keys, models, tiny requests, local mode")
+    pf.add_argument("--no-local", action="store_true", help="skip the local-mode check")
     st = sub.add_parser("setup", help="choose live/local per provider and print the table")
     st.add_argument("--mode", choices=["auto", "local", "live"])
     ws = sub.add_parser("workspace", help="copy exercises into my_work/ without overwriting")
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
         check_keys()
         return 0
+    if args.command == "preflight":
+        from .preflight import main as preflight_main
+
+        return preflight_main(["--no-local"] if args.no_local else [])
     if args.command == "setup":
         from .course import setup
 

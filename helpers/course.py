@@ -110,6 +110,22 @@ def _set_env(name: str, value: str | None) -> None:
     _applied[name] = value
 
 
+def environ_before_setup() -> dict[str, str]:
+    """The environment as you set it, without what ``setup()`` changed (placeholder keys, base URLs).
+
+    ``check_keys()`` reads this, so that after ``setup()`` it still reports your own keys and where they came from.
+    """
+    env = dict(os.environ)
+    for name, value in _applied.items():
+        if env.get(name) == value:  # still what setup() set: show the value from before
+            before = _saved.get(name)
+            if before is None:
+                env.pop(name, None)
+            else:
+                env[name] = before
+    return env
+
+
 def _undo_env() -> None:
     """Undo what the previous setup() changed, except variables you changed yourself since."""
     for name, value in list(_applied.items()):

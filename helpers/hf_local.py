@@ -74,11 +74,11 @@ def enable(base_url: str) -> None:
     disable()
 
     def client() -> httpx2.Client:
-        return httpx2.Client(transport=_SyncRedirect(base_url), event_hooks={"request": [_trace_id]},
+        return httpx2.Client(transport=_transport(base_url), event_hooks={"request": [_trace_id]},
                              follow_redirects=True, timeout=None, trust_env=False)
 
     def async_client() -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=_AsyncRedirect(base_url),
+        return httpx2.AsyncClient(transport=_transport(base_url, asynchronous=True),
                                   event_hooks={"request": [_async_trace_id], "response": [_read_error_body]},
                                   follow_redirects=True, timeout=None, trust_env=False)
 
@@ -98,7 +98,6 @@ def enable(base_url: str) -> None:
             self.mount(prefix, adapter)
 
     session_init.__doc__ = original.__doc__
-    session_init._course_hf_local = True  # type: ignore[attr-defined]
     requests.Session.__init__ = session_init  # type: ignore[method-assign]
 
     _state["offline"] = os.environ.pop("HF_HUB_OFFLINE", None)
@@ -161,12 +160,10 @@ def _make_transports():
     return SyncRedirect, AsyncRedirect
 
 
-def _SyncRedirect(base_url: str):  # noqa: N802 - built lazily so that importing this module stays fast
-    return _make_transports()[0](base_url)
-
-
-def _AsyncRedirect(base_url: str):  # noqa: N802
-    return _make_transports()[1](base_url)
+def _transport(base_url: str, asynchronous: bool = False) -> Any:
+    """A redirecting httpx2 transport (its classes are built on first use, so importing this module stays fast)."""
+    sync_cls, async_cls = _make_transports()
+    return (async_cls if asynchronous else sync_cls)(base_url)
 
 
 def _trace_id(request: Any) -> None:

@@ -1039,9 +1039,15 @@ def _missing_message(spec: ProviderKeySpec, ctx: _Context) -> str:
     )
 
 
+def _environ() -> dict[str, str]:
+    """The environment without the placeholder keys and URLs that ``setup()`` set for the SDKs."""
+    course = sys.modules.get(f"{__package__}.course")
+    return course.environ_before_setup() if course is not None else dict(os.environ)
+
+
 def _find(spec: ProviderKeySpec, ctx: _Context, prompt: bool) -> KeyInfo:
     info = KeyInfo(provider=spec.provider, env_file=ctx.env_path)
-    environ = dict(os.environ)
+    environ = _environ()
     env_values = ctx.env.values if ctx.env is not None else {}
 
     def candidates() -> Iterator[_Candidate]:

@@ -302,6 +302,21 @@ def test_requests_without_token_and_retired_url(hf):
     assert r.status_code == 410 and "router.huggingface.co" in r.json()["error"]
 
 
+def test_other_router_and_hub_endpoints(hf, base_url):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.post("https://router.huggingface.co/together/v1/completions", headers=headers, timeout=120,
+                      json={"model": CHAT, "prompt": "The sky is", "max_tokens": 6})
+    assert r.status_code == 200 and r.json()["object"] == "text_completion" and r.json()["choices"][0]["text"]
+    r = requests.post("https://router.huggingface.co/together/v1/embeddings", headers=headers, timeout=60,
+                      json={"model": hf_model("embeddings"), "input": ["a cat", "a dog"]})
+    assert r.status_code == 200 and len(r.json()["data"]) == 2 and len(r.json()["data"][0]["embedding"]) == 384
+    listed = requests.get("https://router.huggingface.co/v1/models", headers=headers, timeout=30).json()
+    assert CHAT in {m["id"] for m in listed["data"]}
+    assert HfApi(token=TOKEN).whoami()["name"]
+    r = requests.get("https://huggingface.co/some-org/some-model/resolve/main/config.json", timeout=30)
+    assert r.status_code == 404 and "live mode" in r.json()["error"]
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("directive, status", [("simulate-401", 401), ("simulate-quota", 402), ("simulate-403", 403),

@@ -19,6 +19,12 @@ class Verdict:
     ok: bool
     message: str
     hint: str = ""
+    shown: bool = False  # already displayed by the check itself
+
+    def _ipython_display_(self) -> None:
+        """Jupyter shows a returned verdict only if the check has not shown it already."""
+        if not self.shown:
+            _show(self)
 
     def __str__(self) -> str:
         mark = "[OK]" if self.ok else "[NOT YET]"
@@ -35,12 +41,13 @@ class Verdict:
 
 
 def _show(v: Verdict) -> None:
+    v.shown = True
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import HTML, display
 
         if get_ipython() is not None:
-            display(v)
+            display(HTML(v._repr_html_()))
             return
     except ImportError:
         pass

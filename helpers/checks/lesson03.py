@@ -121,8 +121,8 @@ def exercise_2(read_fields: Callable, response: Any) -> Verdict:
     want, want_other = _expected_fields(response), _expected_fields(other)
     keys = set(want)
 
-    def wrong(d: dict, w: dict) -> list[str]:
-        return [k for k in w if d.get(k) != w[k]]
+    def wrong(d: Any, w: dict) -> list[str]:
+        return [k for k in w if not isinstance(d, dict) or d.get(k) != w[k]]
 
     tests = [
         (lambda: isinstance(got, dict), f"`read_fields` returned a {type(got).__name__}, not a dict.",
@@ -138,7 +138,7 @@ def exercise_2(read_fields: Callable, response: Any) -> Verdict:
         (lambda: got["total_tokens"] == want["total_tokens"], "total_tokens is not the response's.",
          "Token counts are in response.usage, next to choices (not inside them)."),
         (lambda: err_other is None and not wrong(got_other, want_other),
-         f"On another response your function gives wrong {wrong(got_other, want_other) if got_other else err_other}.",
+         f"On another response your function gives wrong {err_other or wrong(got_other, want_other)}.",
          "Read every value from the response you are given; do not write any value in by hand."),
     ]
     return verdict(ex, tests, f"text, role {want['role']!r}, finish_reason {want['finish_reason']!r}, "
@@ -158,6 +158,7 @@ def exercise_3(add_turn: Callable, response: Any) -> Verdict:
     if err:
         return _raised(ex, "add_turn", err, "Read the reply with response.choices[0].message.content.")
     reply = response.choices[0].message.content
+    stored = type(got[-2]).__name__ if isinstance(got, list) and len(got) >= 2 else "?"
     tests = [
         (lambda: got is not None, "`add_turn` returned None.", "End the function with `return messages`."),
         (lambda: isinstance(got, list), f"`add_turn` returned a {type(got).__name__}, not a list.",
@@ -166,7 +167,7 @@ def exercise_3(add_turn: Callable, response: Any) -> Verdict:
          f"messages; expected {len(history) + 2} (two added).", "Append exactly two messages: the reply, then the follow-up."),
         (lambda: got[:len(history)] == history, "The messages that were already there changed.",
          "Only append at the end; do not change or reorder the earlier messages."),
-        (lambda: isinstance(got[-2], dict), f"The reply was stored as a {type(got[-2]).__name__}, not a dict.",
+        (lambda: isinstance(got[-2], dict), f"The reply was stored as a {stored}, not a dict.",
          'Store a plain dictionary {"role": "assistant", "content": ...}: other SDKs (and Exercise 4) need dicts.'),
         (lambda: got[-2].get("role") == "assistant", "The second-to-last message is not the assistant's.",
          "First append the model's reply with the role 'assistant'."),
@@ -203,11 +204,12 @@ def exercise_4(to_gemini: Callable, to_openai: Callable) -> Verdict:
     pair = out if isinstance(out, tuple) and len(out) == 2 else (None, None)
     contents, system = pair
     roles = _roles(contents) if isinstance(contents, list) else None
+    n_contents = len(contents) if isinstance(contents, list) else 0
     tests = [
         (lambda: isinstance(out, tuple) and len(out) == 2, "`to_gemini` must return two things: (contents, system_instruction).",
          "End with `return contents, system_instruction`."),
         (lambda: isinstance(contents, list), "`contents` is not a list.", "Build a list with one item per user/assistant message."),
-        (lambda: len(contents) == 3, f"`contents` has {len(contents)} items; expected 3 (the system message is not one).",
+        (lambda: len(contents) == 3, f"`contents` has {n_contents} items; expected 3 (the system message is not one).",
          "Leave the system message out of contents: Gemini takes it separately."),
         (lambda: roles == ["user", "model", "user"], f"The roles are {roles}; expected ['user', 'model', 'user'].",
          "Gemini calls the assistant 'model'; 'user' stays 'user'."),

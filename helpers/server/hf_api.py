@@ -11,7 +11,7 @@
   (text-classification, token-classification, summarization, translation, feature-extraction,
   sentence-similarity, text-generation), answered by ``hf_tasks`` with the real service's shapes.
 * ``GET /hf/router/v1/models``; ``GET /hf/hub/api/models/<id>`` (``?expand=inferenceProviderMapping``),
-  ``/hf/hub/api/tasks``, ``/hf/hub/api/whoami-v2``.
+  ``/hf/hub/api/tasks``, ``/hf/hub/api/whoami-v2``. Other Hub paths (downloads) get a 404 that says so.
 * anything under ``/hf/api-inference/``: 410 Gone, as the retired service answers.
 
 Errors are ``{"error": "..."}``. The router wants a token (``Authorization: Bearer hf_...``), as the real one does.
@@ -423,6 +423,14 @@ async def hub_whoami(request: Request) -> Response:
                         headers=local_headers(None))
 
 
+async def hub_other(request: Request) -> Response:
+    """Any other Hub path (file downloads, listings, the agent registry): not served in local mode, said plainly."""
+    rest = request.path_params["rest"]
+    return faults.bad_request(HF, f"The local server answers only the Hub calls that inference needs (model info, "
+                              f"tasks, whoami); /{rest} is not served in local mode. Downloads and other Hub "
+                              "features need live mode.", 404)
+
+
 async def api_inference_gone(request: Request) -> Response:
     """The old ``api-inference.huggingface.co`` service is retired: 410, with the same advice the real one gives."""
     return faults.bad_request(HF, "https://api-inference.huggingface.co is no longer supported. Please use "
@@ -437,4 +445,5 @@ def routes() -> list[Route]:
             Route("/hf/hub/api/models/{rest:path}", hub_model, methods=["GET"]),
             Route("/hf/hub/api/tasks", hub_tasks, methods=["GET"]),
             Route("/hf/hub/api/whoami-v2", hub_whoami, methods=["GET"]),
+            Route("/hf/hub/{rest:path}", hub_other, methods=every),
             Route("/hf/api-inference/{rest:path}", api_inference_gone, methods=every)]

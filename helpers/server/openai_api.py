@@ -193,7 +193,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
             return StreamingResponse(_stream_text(envelope, stream, body, provider, t0),
                                      media_type="text/event-stream", headers=headers)
         n = max(1, min(int(body.get("n") or 1), 4))
-        top = body.get("top_logprobs") if body.get("logprobs") else None
+        top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
         gens = [await engine.generate(messages, json_schema=schema, top_logprobs=top, **opts) for _ in range(n)]
     except EngineError as e:
         return engine_error(provider, e)

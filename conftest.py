@@ -1,0 +1,46 @@
+"""Live test runs (``make test-live``): skip the notebooks whose provider has no key.
+
+In ``COURSE_MODE=live`` a notebook about one provider (``NN_openai``, ``NN_gemini``, ``NN_groq``,
+``NN_huggingface``, ``NN_lmstudio``) runs only when that provider's key is found (LM Studio: when
+something answers on port 1234); notebooks that use every provider run only when all four keys are found.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+SINGLE = {"openai": "openai", "gemini": "gemini", "groq": "groq", "huggingface": "huggingface", "lmstudio": "lmstudio"}
+_cache: dict[str, bool] = {}
+
+
+def _available(provider: str) -> bool:
+    if provider not in _cache:
+        if provider == "lmstudio":
+            try:
+                with socket.create_connection(("127.0.0.1", 1234), timeout=0.3):
+                    _cache[provider] = True
+            except OSError:
+                _cache[provider] = False
+        else:
+            from helpers.keys import find_key
+
+            _cache[provider] = find_key(provider).ok
+    return _cache[provider]
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("COURSE_MODE", "").lower() != "live":
+        return
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix != ".ipynb" or not re.match(r"\d\d_", path.name):
+            continue
+        slug = path.stem.split("_", 1)[1]
+        needed = [SINGLE[slug]] if slug in SINGLE else ["openai", "gemini", "groq", "huggingface"]
+        missing = [p for p in needed if not _available(p)]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"live mode: no key (or server) for {', '.join(missing)}"))
