@@ -231,6 +231,10 @@ def _describe_lmstudio(lm: ProviderStatus, server: dict | None, mode: str) -> No
     if ours:
         lm.route, lm.key_source = "local", "-"
         lm.notes.append(f"LM Studio: the course's model answers at http://localhost:{ours}/v1 (LM Studio's own port).")
+    elif _course_server_on(1234):
+        lm.route, lm.key_source = "local", "-"
+        lm.notes.append("LM Studio: another copy of the course's local server answers on port 1234 "
+                        "(the same small model), so the LM Studio lesson's code runs unchanged.")
     elif _port_answers(1234):
         lm.route, lm.model = "live", "the model loaded in LM Studio"
         lm.notes.append("LM Studio: something (probably LM Studio itself) is serving on port 1234; "
@@ -246,6 +250,18 @@ def _describe_lmstudio(lm: ProviderStatus, server: dict | None, mode: str) -> No
     else:
         lm.route = "unavailable" if mode != "live" else "missing"
         lm.notes.append("LM Studio: not running. Start its server in the Developer tab (port 1234) to use it.")
+
+
+def _course_server_on(port: int) -> bool:
+    """True when the program on ``port`` is a course local server (not LM Studio)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_course/health", timeout=0.5) as r:
+            return json.loads(r.read()).get("service") == "genai-api-course-local-server"
+    except Exception:  # noqa: BLE001 - anything else on the port is not ours
+        return False
 
 
 def _point_sdks_at(url: str, local: list[str]) -> None:

@@ -85,7 +85,8 @@ def _current_for(provider: str) -> str | None:
 
 def engine_error(provider: str, err: EngineError) -> Response:
     """An engine failure as the provider would report it."""
-    return faults.bad_request(provider, err.message, err.status if 400 <= err.status < 600 else 500)
+    code = err.kind if err.kind == "context_length_exceeded" else None
+    return faults.bad_request(provider, err.message, err.status if 400 <= err.status < 600 else 500, code)
 
 
 def new_id(prefix: str) -> str:

@@ -189,12 +189,12 @@ def _hf_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSO
     raise ValueError(k)
 
 
-def bad_request(provider: str, message: str, status: int = 400) -> JSONResponse:
-    """A provider-shaped 4xx for malformed input (bad JSON, missing field, too large, unknown path)."""
-    message = message + LOCAL_NOTE
+def bad_request(provider: str, message: str, status: int = 400, code: str | None = None) -> JSONResponse:
+    """A provider-shaped 4xx/5xx for real problems (bad JSON, missing field, too large, unknown path, too long)."""
+    message = message + " (from the course's local server)"
     if provider == "gemini":
         return gemini_error(status, message)
     if provider == "huggingface":
         return hf_error(status, message)
-    type_ = "invalid_request_error"
-    return openai_error(status, message, type_, "not_found" if status == 404 else None)
+    return openai_error(status, message, "invalid_request_error" if status < 500 else "server_error",
+                        code or ("not_found" if status == 404 else None))

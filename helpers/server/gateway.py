@@ -27,8 +27,10 @@ from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
 from .inspector import Inspector
+from .lifecycle import code_version
 
 SERVICE = "genai-api-course-local-server"
+VERSION = code_version()  # the source this process runs; helpers restart a server whose version differs
 MAX_BODY = 8 * 1024 * 1024  # 8 MB: enough for an image in a multimodal lesson, small enough to refuse junk
 
 
@@ -134,7 +136,7 @@ async def models_route(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     st = request.app.state
-    return JSONResponse({"service": SERVICE, "pid": os.getpid(), "token": st.token, "port": st.port,
+    return JSONResponse({"service": SERVICE, "version": VERSION, "pid": os.getpid(), "token": st.token, "port": st.port,
                          "lmstudio_port": st.lmstudio_port, "engine": st.backend.status(),
                          "uptime_s": round(time.time() - st.backend.started, 1)})
 

@@ -19,6 +19,18 @@ STATE_FILE = "server.json"
 SERVICE = "genai-api-course-local-server"
 
 
+def code_version() -> str:
+    """A fingerprint of the server's source files: a running server with another one is out of date."""
+    import hashlib
+
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.glob("*.py")) + [here.parent / "models.toml"]:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 class ServerError(RuntimeError):
     """The local server could not be started or reached; the message says what to do."""
 
@@ -64,6 +76,7 @@ def status() -> dict:
     if h is None:
         return {"running": False, "reason": "a state file exists but no course server answers on its port (stale)"}
     return {"running": True, "pid": h["pid"], "port": h["port"], "url": f"http://127.0.0.1:{h['port']}",
+            "current": h.get("version") == code_version(),
             "lmstudio_port": h.get("lmstudio_port"), "lmstudio_port_wanted": state.get("lmstudio_port_wanted"),
             "engine": h["engine"], "uptime_s": h.get("uptime_s")}
 
@@ -71,8 +84,10 @@ def status() -> dict:
 def start(port: int | None = None, lmstudio_port: int | None = None, timeout: float = 90.0) -> dict:
     """Start the local server (or reuse the one already running) and return its status."""
     st = status()
-    if st["running"]:
+    if st["running"] and st["current"]:
         return st
+    if st["running"]:  # started by an older version of the course: replace it
+        stop()
     d = state_dir()
     d.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("COURSE_SERVER_PORT", 8321)) if port is None else port

@@ -1,0 +1,382 @@
+"""Checks for lesson 11 (Capstone: a provider-agnostic chat app).
+
+In the exercise notebook::
+
+    from helpers.checks import lesson11 as check
+    check.exercise_2(chat)
+
+The checks test structure (types, roles, the request that went on the wire), never the model's
+wording, so they pass with the local model and with live providers alike. Exercise 2 and 4 call
+your ``chat()`` for real, with tiny token limits; the request inspector is read only for the
+providers whose calls go to the local server.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .. import course, models, server
+from .base import Verdict, require_done, verdict
+
+PROVIDERS = ("openai", "groq", "gemini", "huggingface", "lmstudio")
+OPENAI_STYLE = ("openai", "groq", "huggingface", "lmstudio")
+ROLES = ("system", "user", "assistant")
+
+# The conversation exercise 2 sends to every provider.
+SAMPLE = [
+    {"role": "system", "content": "You answer in one short sentence."},
+    {"role": "user", "content": "Name a colour."},
+    {"role": "assistant", "content": "Blue."},
+    {"role": "user", "content": "Name another one."},
+]
+TEMPERATURE = 0.3
+MAX_TOKENS = 12
+
+
+def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """Run a learner's function: (result, None), or (None, "what it raised"). NotImplementedError passes."""
+    try:
+        return fn(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as e:  # reported in the verdict, with the exception's name
+        return None, f"{type(e).__name__}: {str(e)[:300]}"
+
+
+def _fail(exercise: str, problem: str, hint: str) -> Verdict:
+    return verdict(exercise, [(lambda: False, problem, hint)], "")
+
+
+def _first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | None:
+    """The first (condition, problem, hint) whose condition is false or raises, or None."""
+    for test in tests:
+        try:
+            if not test[0]():
+                return test
+        except NotImplementedError:
+            raise
+        except Exception:
+            return test
+    return None
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+
+def exercise_1(to_gemini: Callable[[list[dict]], tuple[list[dict], str | None]]) -> Verdict:
+    """Exercise 1: ``to_gemini(messages)`` returns ``(contents, system_instruction)``."""
+    require_done(to_gemini, exercise="Exercise 1")
+    ex = "Exercise 1 · messages for Gemini"
+    want = [{"role": "user", "parts": [{"text": "Name a colour."}]},
+            {"role": "model", "parts": [{"text": "Blue."}]},
+            {"role": "user", "parts": [{"text": "Name another one."}]}]
+    given = copy.deepcopy(SAMPLE)
+    out, err = _call(to_gemini, given)
+    if err:
+        return _fail(ex, f"`to_gemini` raised {err}.", "Loop over the messages; read m['role'] and m['content'].")
+    no_system, err2 = _call(to_gemini, copy.deepcopy(SAMPLE[1:]))
+    two = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+           {"role": "system", "content": "Answer in French."}]
+    two_out, err3 = _call(to_gemini, copy.deepcopy(two))
+    pair = out if isinstance(out, tuple) and len(out) == 2 else (None, None)
+    contents, system = pair
+    roles = [c.get("role") if isinstance(c, dict) else c for c in contents] if isinstance(contents, list) else None
+    return verdict(ex, [
+        (lambda: isinstance(out, tuple) and len(out) == 2,
+         "`to_gemini` must return two things: (contents, system_instruction).",
+         "End with `return contents, system_instruction`."),
+        (lambda: isinstance(contents, list) and len(contents) == 3,
+         f"`contents` should be a list of 3 items (one per user or assistant message); it is {contents!r:.120}.",
+         "Leave the system message out of contents: Gemini takes it separately, as system_instruction."),
+        (lambda: roles == ["user", "model", "user"], f"The roles are {roles}; expected ['user', 'model', 'user'].",
+         "Gemini calls the assistant 'model'; 'user' stays 'user'."),
+        (lambda: contents == want, 'Each item should be exactly {"role": ..., "parts": [{"text": ...}]}.',
+         'Put the text in a list of parts: {"role": role, "parts": [{"text": m["content"]}]}.'),
+        (lambda: system == SAMPLE[0]["content"], f"`system_instruction` should be the system message's text; it is {system!r}.",
+         "Return the system message's content, a string."),
+        (lambda: given == SAMPLE, "`to_gemini` changed the list it was given.",
+         "Build new dictionaries; do not edit (or pop from) the input."),
+        (lambda: err2 is None and no_system == (want, None),
+         f"Without a system message, to_gemini should give (contents, None); it gave {err2 or no_system!r:.160}.",
+         "When there is no system message, return None as the system instruction (not '')."),
+        (lambda: err3 is None and two_out[1] == "Be brief.\nAnswer in French." and len(two_out[0]) == 1,
+         f"With two system messages the instruction should be both texts joined by a newline; got {err3 or two_out!r:.160}.",
+         'Collect every system message\'s text, then "\\n".join(...) them.'),
+    ], "contents, roles, parts and the system instruction are right, and the input is untouched.")
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+
+def _last_n() -> int:
+    items = server.last_requests(1)
+    return items[-1]["n"] if items else 0
+
+
+def _request_since(n0: int, wait: float = 5.0) -> dict | None:
+    """The newest chat request the local server recorded after number ``n0`` (waits a moment for it)."""
+    deadline = time.monotonic() + wait
+    while True:
+        items = [i for i in server.last_requests(10) if i.get("n", 0) > n0 and i.get("method") == "POST"
+                 and ("chat/completions" in i.get("path", "") or "enerateContent" in i.get("path", ""))]
+        if items or time.monotonic() > deadline:
+            return items[-1] if items else None
+        time.sleep(0.2)
+
+
+def _expected_provider(provider: str) -> tuple[str, ...]:
+    """How the local server names a request that came through ``provider``'s client."""
+    if provider == "lmstudio":
+        return ("lmstudio",) if server.status().get("lmstudio_port") else ("lmstudio", "openai")
+    return (provider,)
+
+
+def _wire_problem(provider: str, req: dict | None, *, stream: bool, model: str) -> tuple[str, str] | None:
+    """What is wrong with the request ``chat()`` sent for ``provider`` (None when it is right)."""
+    who = f"chat({provider!r}, ...{', stream=True' if stream else ''})"
+    if req is None:
+        return (f"{who}: the local server saw no chat request.",
+                "Create the client with make_client(provider) and call the provider's chat method.")
+    if req.get("provider") not in _expected_provider(provider):
+        return (f"{who} sent its request with the wrong client: it arrived as a {req.get('provider')!r} request.",
+                "Use make_client(provider): OpenAI() for openai, Groq() for groq, genai.Client() for gemini, "
+                "InferenceClient() for huggingface, OpenAI(base_url=LMSTUDIO_URL, ...) for lmstudio.")
+    body = req.get("body") if isinstance(req.get("body"), dict) else {}
+    if provider == "gemini":
+        config = body.get("generationConfig") or {}
+        system = "".join(p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts", []))
+        checks = [
+            (f"models/{model}:" in req["path"], f"the model in the path is not {model!r} ({req['path']}).",
+             "Pass model=model (the catalogue's chat model when model is None) to generate_content."),
+            (req["path"].endswith(":streamGenerateContent") == stream,
+             "with stream=True use generate_content_stream(...); without it, generate_content(...).",
+             "Choose the method from the stream argument."),
+            ([c.get("role") for c in body.get("contents", [])] == ["user", "model", "user"],
+             "the contents do not have the roles user, model, user.", "Convert the messages with to_gemini(messages)."),
+            (system == SAMPLE[0]["content"], "the system message did not arrive as the system instruction.",
+             'Put it in the config: {"system_instruction": system_instruction, ...}.'),
+            (config.get("temperature") == TEMPERATURE, f"the temperature sent was {config.get('temperature')!r}, not {TEMPERATURE}.",
+             'Put it in the config: {"temperature": temperature, ...}.'),
+            (config.get("maxOutputTokens") == MAX_TOKENS,
+             f"the token limit sent was {config.get('maxOutputTokens')!r}, not {MAX_TOKENS}.",
+             'Gemini calls it max_output_tokens, in the config.'),
+        ]
+    else:
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        checks = [
+            (body.get("model") == model, f"the model sent was {body.get('model')!r}, not {model!r}.",
+             "Use model = model or helpers.models.chat(provider), and pass model=model."),
+            (body.get("messages") == SAMPLE, "the messages sent are not the ones given to chat().",
+             "Pass messages=messages unchanged: these providers take OpenAI-style messages as they are."),
+            (bool(body.get("stream")) == stream, f"the request had stream={bool(body.get('stream'))}, expected {stream}.",
+             "Pass stream=stream to the call."),
+            (body.get("temperature") == TEMPERATURE, f"the temperature sent was {body.get('temperature')!r}, not {TEMPERATURE}.",
+             "Pass temperature=temperature."),
+            (limit == MAX_TOKENS, f"the token limit sent was {limit!r}, not {MAX_TOKENS}.",
+             "Pass max_tokens (or, for OpenAI and Groq, max_completion_tokens) = max_tokens."),
+        ]
+    for ok, problem, hint in checks:
+        if not ok:
+            return f"{who}: {problem}", hint
+    return None
+
+
+def _check_one(chat: Callable, provider: str, stream: bool) -> tuple[str, str] | None:
+    """Call ``chat`` once for ``provider``; what is wrong (problem, hint), or None."""
+    local = course.is_local(provider)
+    model = models.chat(provider)
+    n0 = _last_n() if local else 0
+    out, err = _call(chat, provider, copy.deepcopy(SAMPLE), temperature=TEMPERATURE, max_tokens=MAX_TOKENS, stream=stream)
+    who = f"chat({provider!r}, messages{', stream=True' if stream else ''})"
+    if err:
+        return f"{who} raised {err}.", "Read the error: which line of chat() was running? Try that provider alone."
+    if not stream:
+        if not isinstance(out, str):
+            extra = (" (a generator: chat() itself must not contain `yield`; return a generator only when stream=True)"
+                     if hasattr(out, "__next__") else "")
+            return (f"{who} returned a {type(out).__name__}, not the answer's text{extra}.",
+                    "Return response.choices[0].message.content (Gemini: response.text).")
+        if not out.strip():
+            return f"{who} returned an empty answer.", "Return the text of the answer, not an empty string."
+    else:
+        if isinstance(out, (str, bytes)) or not isinstance(out, Iterable):
+            return (f"{who} returned a {type(out).__name__}; with stream=True it should give an iterator of text pieces.",
+                    "Return a generator that yields each chunk's text.")
+        pieces, err = _call(list, out)
+        if err:
+            return (f"reading the pieces of {who} raised {err}.",
+                    "Keep the client alive while the stream is read (pass it to the generator that reads the chunks).")
+        if not pieces or not all(isinstance(p, str) for p in pieces):
+            return (f"{who} gave {pieces!r:.120}; expected a few text pieces (strings).",
+                    "Yield chunk.choices[0].delta.content (Gemini: chunk.text), skipping None and empty pieces.")
+        if not "".join(pieces).strip():
+            return f"the pieces of {who} join to an empty answer.", "Yield the text of each chunk."
+    if local:
+        return _wire_problem(provider, _request_since(n0), stream=stream, model=model)
+    return None
+
+
+def exercise_2(chat: Callable[..., Any]) -> Verdict:
+    """Exercise 2: ``chat(provider, messages, *, model, temperature, max_tokens, stream)`` over all five back ends.
+
+    Calls ``chat`` eleven times with ``max_tokens=12``; this takes up to a minute on the local model.
+    """
+    require_done(chat, exercise="Exercise 2")
+    ex = "Exercise 2 · one function, five back ends"
+    for provider in PROVIDERS:
+        for stream in (False, True):
+            found = _check_one(chat, provider, stream)
+            if found:
+                return _fail(ex, *found)
+    alternative = (models.catalogue()["openai"].get("fallbacks") or [models.chat("openai")])[0]
+    n0 = _last_n()
+    out, err = _call(chat, "openai", copy.deepcopy(SAMPLE), model=alternative, temperature=TEMPERATURE,
+                     max_tokens=MAX_TOKENS)
+    if err or not isinstance(out, str):
+        return _fail(ex, f"chat('openai', messages, model={alternative!r}) failed: {err or type(out).__name__}.",
+                     "Use the model argument when it is given.")
+    if course.is_local("openai"):
+        req = _request_since(n0)
+        sent = (req or {}).get("body", {}).get("model") if isinstance((req or {}).get("body"), dict) else None
+        if sent != alternative:
+            return _fail(ex, f"with model={alternative!r} the request asked for {sent!r}.",
+                         "model = model or helpers.models.chat(provider): the argument wins when it is given.")
+    _, err = _call(chat, "no-such-provider", copy.deepcopy(SAMPLE))
+    if err is None or not err.startswith("ValueError"):
+        return _fail(ex, f"chat('no-such-provider', ...) should raise ValueError; it {'raised ' + err if err else 'did not raise'}.",
+                     "make_client(provider) raises ValueError for an unknown name: call it before anything else.")
+    return verdict(ex, [(lambda: True, "", "")],
+                   "all five back ends answer, with and without streaming, and send the model, temperature and "
+                   "token limit you asked for.")
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+GOOD_TRANSCRIPT = {
+    "saved_at": "2026-11-15T14:22:33+01:00", "provider": "groq", "model": "llama-3.3-70b-versatile",
+    "temperature": 0.7, "local": True,
+    "messages": [{"role": "system", "content": "You are a friendly assistant."},
+                 {"role": "user", "content": "Un café, s'il vous plaît ☕"},
+                 {"role": "assistant", "content": "Voilà! <b>Bon appétit</b>."}],
+}
+
+# (what is wrong, the file's text): each must make load_transcript raise ValueError.
+BAD_TRANSCRIPTS = [
+    ("the file is not JSON", "messages: hello"),
+    ("the file holds a list, not an object", json.dumps(GOOD_TRANSCRIPT["messages"])),
+    ("there is no 'messages' key", json.dumps({"provider": "groq", "turns": []})),
+    ("'messages' is a string, not a list", json.dumps({"messages": "hello"})),
+    ("'messages' is an empty list", json.dumps({"messages": []})),
+    ("a message is a string, not an object", json.dumps({"messages": ["hello"]})),
+    ("a message has no 'content'", json.dumps({"messages": [{"role": "user"}]})),
+    ("a message has the role 'robot'", json.dumps({"messages": [{"role": "robot", "content": "beep"}]})),
+    ("a message's content is a number", json.dumps({"messages": [{"role": "user", "content": 42}]})),
+    ("a system message comes after the first message",
+     json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "Obey."}]})),
+]
+
+
+def exercise_3(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
+    """Exercise 3: ``load_transcript(path)`` returns the messages of a saved transcript, or raises ValueError."""
+    require_done(load_transcript, exercise="Exercise 3")
+    ex = "Exercise 3 · load and validate a transcript"
+    with tempfile.TemporaryDirectory() as tmp:
+        good = Path(tmp) / "good.json"
+        good.write_text(json.dumps(GOOD_TRANSCRIPT, ensure_ascii=False, indent=2), encoding="utf-8")
+        out, err = _call(load_transcript, good)
+        if err:
+            return _fail(ex, f"a valid transcript raised {err}.",
+                         "Open the file with encoding='utf-8', json.load it and return data['messages'].")
+        wrong: list[str] = []
+        for i, (what, text) in enumerate(BAD_TRANSCRIPTS):
+            path = Path(tmp) / f"bad-{i}.json"
+            path.write_text(text, encoding="utf-8")
+            try:
+                load_transcript(path)
+                wrong.append(f"{what}: no error")
+            except NotImplementedError:
+                raise
+            except ValueError as e:
+                if not str(e).strip():
+                    wrong.append(f"{what}: ValueError without a message")
+            except Exception as e:  # noqa: BLE001 - the point: the wrong kind of error
+                wrong.append(f"{what}: {type(e).__name__} instead of ValueError")
+    return verdict(ex, [
+        (lambda: isinstance(out, list), f"for a valid file it returned a {type(out).__name__}, not the list of messages.",
+         "Return data['messages']."),
+        (lambda: out == GOOD_TRANSCRIPT["messages"], "the messages returned are not the ones in the file.",
+         "Return the messages as they are (read the file with encoding='utf-8')."),
+        (lambda: not wrong, f"{len(wrong)} bad file(s) not refused with a ValueError: {'; '.join(wrong[:3])}.",
+         "Check each thing before you use it (isinstance(data, dict), 'messages' in data, ...) and "
+         "raise ValueError('what is wrong') as soon as one is not right."),
+    ], f"a valid transcript loads, and all {len(BAD_TRANSCRIPTS)} broken ones are refused with a clear ValueError.")
+
+
+# --------------------------------------------------------------------------- exercise 4
+
+
+def exercise_4(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
+    """Exercise 4: ``chat_with_fallback(messages, attempts, **options)`` returns (provider, answer).
+
+    Uses model names with ``-simulate-404`` / ``-simulate-503`` (the local server's teaching errors; a live
+    provider answers 404 to such a name), so the failing attempts are quick and cost nothing.
+    """
+    require_done(chat_with_fallback, exercise="Exercise 4")
+    ex = "Exercise 4 · fall back to another provider"
+    question = [{"role": "user", "content": "Say hello."}]
+    broken_openai = models.chat("openai") + "-simulate-404"
+    broken_gemini = models.chat("gemini") + "-simulate-503"
+    broken_hf = models.chat("huggingface") + "-simulate-404"
+
+    one, err1 = _call(chat_with_fallback, question, [("groq", None)], max_tokens=MAX_TOKENS)
+    if err1:
+        return _fail(ex, f"with one working attempt it raised {err1}.", "Call chat(provider, messages, model=model, **options).")
+    second, err2 = _call(chat_with_fallback, question, [("openai", broken_openai), ("groq", None)], max_tokens=MAX_TOKENS)
+    if err2:
+        return _fail(ex, f"when the first provider fails (404) it raised {err2} instead of trying the next one.",
+                     "Wrap the chat() call in try / except PROVIDER_ERRORS and continue with the next attempt.")
+    all_fail_error = ""
+    try:
+        chat_with_fallback(question, [("gemini", broken_gemini), ("huggingface", broken_hf)], max_tokens=MAX_TOKENS)
+    except NotImplementedError:
+        raise
+    except RuntimeError as e:
+        all_fail_error = str(e) or " "
+    except Exception as e:  # noqa: BLE001 - reported
+        all_fail_error = f"!{type(e).__name__}: {e}"
+    own_bug = ""
+    try:
+        chat_with_fallback(question, [("no-such-provider", None), ("groq", None)], max_tokens=MAX_TOKENS)
+    except NotImplementedError:
+        raise
+    except ValueError:
+        own_bug = "ValueError"
+    except Exception as e:  # noqa: BLE001 - reported
+        own_bug = type(e).__name__
+
+    def pair(x: Any) -> bool:
+        return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], str) and bool(x[1].strip())
+
+    return verdict(ex, [
+        (lambda: pair(one) and one[0] == "groq", f"chat_with_fallback(messages, [('groq', None)]) returned {one!r:.120}; "
+         "expected ('groq', <the answer>).", "Return a tuple: (provider, answer)."),
+        (lambda: pair(second) and second[0] == "groq",
+         f"when OpenAI fails, the answer should come from Groq; it returned {second!r:.120}.",
+         "Try the attempts in order and return from the first that answers."),
+        (lambda: bool(all_fail_error) and not all_fail_error.startswith("!"),
+         "when every attempt fails it should raise RuntimeError; it "
+         + (f"raised {all_fail_error[1:200]}" if all_fail_error else "did not raise") + ".",
+         "After the loop, raise RuntimeError(...) listing the errors you collected."),
+        (lambda: "gemini" in all_fail_error and "huggingface" in all_fail_error,
+         f"the RuntimeError should name each provider that failed; its message is {all_fail_error.strip()!r:.200}.",
+         "Collect f'{provider}: {type(error).__name__}: {error}' for each failure and join them into the message."),
+        (lambda: own_bug == "ValueError",
+         "an unknown provider name is a bug in the caller's code, not a provider failure: it should raise ValueError "
+         f"at once, not fall back ({own_bug or 'it fell back to the next attempt'}).",
+         "Catch only PROVIDER_ERRORS (the SDKs' API errors), not every Exception."),
+    ], "it falls back on provider errors, reports when all fail, and does not hide your own bugs.")
