@@ -56,7 +56,8 @@ def exercise_1(make_client: Callable) -> Verdict:
 
     a, err = _call(make_client, "localhost", 1234)
     if err:
-        return _raised(ex, "make_client", err, 'Return OpenAI(base_url=f"http://{host}:{port}/v1", api_key="lm-studio").')
+        return _raised(ex, "make_client", err, 'Return OpenAI(base_url=f"http://{host}:{port}/v1", api_key=...) '
+                       'with any text as the key, such as lm-studio.')
     b, err = _call(make_client, "192.168.1.20", 11434)
     if err:
         return _raised(ex, "make_client", err, "Build the address from the host and port you are given.")
@@ -78,7 +79,7 @@ def exercise_1(make_client: Callable) -> Verdict:
         (lambda: str(b.base_url) == "http://192.168.1.20:11434/v1/", f"For 192.168.1.20:11434 the base URL is "
          f"{str(b.base_url)!r}.", 'Use the arguments: f"http://{host}:{port}/v1".'),
         (lambda: bool(a.api_key), "The client has an empty api_key.",
-         'LM Studio ignores the key, but the SDK needs one: api_key="lm-studio".'),
+         "LM Studio ignores the key, but the SDK needs one: any text, such as lm-studio."),
         (lambda: list_err is None and ids, f"Listing models through your client failed: {list_err}.",
          "The client should reach the server at the host and port given."),
     ]

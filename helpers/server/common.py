@@ -71,7 +71,8 @@ async def check_faults(request: Request, provider: str, model: str | None) -> No
         await asyncio.sleep(fault.delay)
         return
     if fault.kind == "404" and fault.replacement is None:
-        fault.replacement = _current_for(provider)
+        current = _current_for(provider)
+        fault.replacement = current if current != faults.base_model(model or "") else None
     raise Reject(faults.error_response(provider, fault))
 
 

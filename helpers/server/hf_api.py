@@ -419,7 +419,9 @@ async def hub_whoami(request: Request) -> Response:
     return JSONResponse({"type": "user", "id": "local-course-learner", "name": "local-learner",
                          "fullname": "Local course learner (no real account)", "isPro": False, "orgs": [],
                          "auth": {"type": "access_token",
-                                  "accessToken": {"displayName": "local course token", "role": "fineGrained"}}},
+                                  "accessToken": {"displayName": "local course token", "role": "fineGrained",
+                                                  "fineGrained": {"canReadGatedRepos": False, "global": [
+                                                      "inference.serverless.write"], "scoped": []}}}},
                         headers=local_headers(None))
 
 
