@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_local", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
+__all__ = ["setup", "is_local", "lmstudio_url", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
 
 _LAZY_MODULES = {"models", "server", "keys", "checks", "display", "hf_local", "course", "install", "workspace"}
 
@@ -29,6 +29,13 @@ def is_local(provider: str) -> bool:
     from .course import is_local as _is_local
 
     return _is_local(provider)
+
+
+def lmstudio_url() -> str:
+    """Where LM Studio's OpenAI-compatible API is (``http://localhost:1234/v1`` unless that port was busy)."""
+    from .course import lmstudio_url as _url
+
+    return _url()
 
 
 def check_keys(start=None):

@@ -306,6 +306,16 @@ def is_local(provider: str) -> bool:
     return _last.route(provider) == "local"
 
 
+def lmstudio_url() -> str:
+    """The LM Studio address to use: ``http://localhost:1234/v1`` unless setup() said port 1234 was busy."""
+    server = _last.server if _last is not None else None
+    if server and server.get("lmstudio_port"):
+        return f"http://localhost:{server['lmstudio_port']}/v1"
+    if _port_answers(1234) or server is None:
+        return "http://localhost:1234/v1"
+    return f"{server['url']}/v1"
+
+
 def _show(status: CourseStatus) -> CourseStatus:
     global _last
     _last = status

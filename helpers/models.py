@@ -50,6 +50,11 @@ def chat(provider: str) -> str:
     return get(provider, "chat")
 
 
+def fallbacks(provider: str) -> list[str]:
+    """The catalogue's other good models for ``provider``, in order of preference."""
+    return list(catalogue().get(provider, {}).get("fallbacks", []))
+
+
 def retired() -> dict[str, str]:
     """Retired model ids mapped to the current model that replaces each."""
     return dict(catalogue().get("retired", {}))

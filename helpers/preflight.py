@@ -178,7 +178,7 @@ def check_huggingface() -> list[Check]:
 
 def check_local() -> list[Check]:
     """Local mode end to end: the server starts, the real model answers every SDK."""
-    from .course import setup
+    from .course import lmstudio_url, setup
 
     with redirect_stdout(io.StringIO()):
         status = setup("local")
@@ -197,8 +197,7 @@ def check_local() -> list[Check]:
         "huggingface": lambda: __import__("huggingface_hub").InferenceClient().chat_completion(
             PROMPT, model=models.chat("huggingface"), max_tokens=3),
         "lmstudio": lambda: __import__("openai").OpenAI(
-            base_url=f"http://localhost:{status.server['lmstudio_port']}/v1" if status.server.get("lmstudio_port")
-            else status.server["url"] + "/v1", api_key=LMSTUDIO_KEY).chat.completions.create(
+            base_url=lmstudio_url(), api_key=LMSTUDIO_KEY).chat.completions.create(
             model=models.chat("lmstudio"), messages=PROMPT, max_tokens=3),
     }
     for provider, probe in probes.items():

@@ -296,8 +296,14 @@ def kept_unchanged(relpath: str) -> Iterator[None]:
                                  "it?); the original has been restored. Autosave must stay off in the test.")
 
 
+def settle(page) -> None:
+    """Wait for two animation frames, so that the browser has painted what a scroll brought into view."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    settle(page)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
@@ -311,6 +317,8 @@ def open_notebook(context, lab: Lab, relpath: str, timings: Timings) -> Iterator
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     stem = Path(relpath).stem
+    for old in ARTIFACTS.glob(f"{stem}-*"):  # screenshots of an earlier run would mislead
+        old.unlink()
     try:
         page.goto(lab.page_url(relpath), wait_until="domcontentloaded")
         panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
@@ -359,7 +367,8 @@ EXECUTION_STATE_JS = """() => {
 def run_all_cells(page, timings: Timings) -> dict:
     """Run → Run All Cells, as a learner would, and wait until execution has finished."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    item = page.locator('.lm-Menu-item[data-command="notebook:run-all-cells"]')
+    item = page.locator(".lm-Menu-content > .lm-Menu-item").filter(
+        has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")))
     item.wait_for(state="visible")
     assert "lm-mod-disabled" not in (item.get_attribute("class") or ""), "Run → Run All Cells is disabled"
     item.click()

@@ -96,22 +96,30 @@ def exercise_1(make_config: Callable, client: Any, model: str) -> Verdict:
     other, err = _call(make_config, "Be brief.", 12)
     if err:
         return _raised(ex, "make_config", err, "Use the two arguments, instruction and max_tokens.")
-    thinking = getattr(config, "thinking_config", None)
+    def get(obj: Any, name: str) -> Any:
+        return getattr(obj, name, None)
+
+    thinking = get(config, "thinking_config")
     tests = [
         (lambda: isinstance(config, types.GenerateContentConfig),
          f"`make_config` returned a {type(config).__name__}, not a types.GenerateContentConfig.",
          "Build it with types.GenerateContentConfig(...) (from google.genai import types)."),
         (lambda: _text_of(config.system_instruction) == instruction,
-         f"system_instruction is {config.system_instruction!r}; expected the instruction you were given.",
+         f"system_instruction is {get(config, 'system_instruction')!r}; expected the instruction you were given.",
          "Pass system_instruction=instruction."),
-        (lambda: config.max_output_tokens == limit and other.max_output_tokens == 12,
-         f"max_output_tokens is {config.max_output_tokens!r}; expected max_tokens ({limit}).",
-         "Pass max_output_tokens=max_tokens (the argument, not a fixed number)."),
-        (lambda: _text_of(other.system_instruction) == "Be brief.", "The instruction does not follow the argument.",
+        (lambda: _text_of(other.system_instruction) == "Be brief.",
+         "With another instruction, the config still holds the first one.",
          "Use the `instruction` argument, not a fixed text."),
+        (lambda: config.max_output_tokens == limit,
+         f"max_output_tokens is {get(config, 'max_output_tokens')!r}; expected max_tokens ({limit}).",
+         "Pass max_output_tokens=max_tokens."),
+        (lambda: other.max_output_tokens == 12,
+         f"With max_tokens=12 you set max_output_tokens to {get(other, 'max_output_tokens')!r}.",
+         "Use the `max_tokens` argument, not a fixed number."),
         (lambda: isinstance(config.temperature, numbers.Real) and math.isclose(config.temperature, 0.3),
-         f"temperature is {config.temperature!r}; expected 0.3.", "Pass temperature=0.3."),
-        (lambda: config.stop_sequences == ["END"], f"stop_sequences is {config.stop_sequences!r}; expected ['END'].",
+         f"temperature is {get(config, 'temperature')!r}; expected 0.3.", "Pass temperature=0.3."),
+        (lambda: config.stop_sequences == ["END"],
+         f"stop_sequences is {get(config, 'stop_sequences')!r}; expected ['END'].",
          'Pass stop_sequences=["END"]: a list, even for one text.'),
         (lambda: thinking is not None and thinking.thinking_budget == 0, "Thinking is not turned off.",
          "Pass thinking_config=NO_THINKING (types.ThinkingConfig(thinking_budget=0))."),

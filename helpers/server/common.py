@@ -68,7 +68,12 @@ async def check_faults(request: Request, provider: str, model: str | None) -> No
     if fault is None:
         return
     if fault.kind == "slow":
-        await asyncio.sleep(fault.delay)
+        deadline = time.monotonic() + fault.delay
+        while time.monotonic() < deadline:  # stop waiting as soon as the client has given up
+            await asyncio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            if await request.is_disconnected():
+                raise Reject(faults.bad_request(provider, "The client closed the connection before the "
+                                                "simulated slow answer was ready.", 499))
         return
     if fault.kind == "404" and fault.replacement is None:
         current = _current_for(provider)

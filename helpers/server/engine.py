@@ -70,10 +70,19 @@ def _options(max_tokens, temperature, top_p, stop, seed) -> dict[str, Any]:
     return body
 
 
-def _schema_format(schema: dict) -> dict:
-    from .toolcall import bounded
+def _schema_format(schema: dict, body: dict) -> dict:
+    """``response_format`` for llama.cpp: the schema with string lengths bounded to fit the token budget.
 
-    return {"type": "json_schema", "json_schema": {"name": "output", "schema": bounded(schema)}}
+    A string limit of about two characters per available token, shared between the schema's string
+    fields, keeps the JSON complete instead of cut off by ``max_tokens``. A JSON answer also gets a low
+    default temperature: the tiny model drifts into gibberish inside long strings when sampling hot.
+    """
+    from .toolcall import bounded, count_strings
+
+    budget = int(body.get("max_tokens") or DEFAULT_MAX_TOKENS)
+    per_string = max(12, min(160, (budget * 2) // max(1, count_strings(schema))))
+    body.setdefault("temperature", 0.2)
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": bounded(schema, per_string)}}
 
 
 class LlamaEngine:
@@ -110,7 +119,8 @@ class LlamaEngine:
                     self.started_in = time.perf_counter() - t0
                     self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}",
                                                     timeout=httpx.Timeout(300, connect=5),
-                                                    limits=httpx.Limits(max_connections=32))
+                                                    # llama.cpp closes idle connections; never reuse one that old
+                                                    limits=httpx.Limits(max_connections=32, keepalive_expiry=2.0))
                     return
             except httpx.HTTPError:
                 pass
@@ -146,7 +156,10 @@ class LlamaEngine:
     async def _post(self, path: str, body: dict) -> dict:
         assert self.client is not None
         try:
-            r = await self.client.post(path, json=body)
+            try:
+                r = await self.client.post(path, json=body)
+            except (httpx.RemoteProtocolError, httpx.ConnectError):  # a stale kept-alive connection: once more
+                r = await self.client.post(path, json=body)
         except httpx.TransportError as e:
             raise EngineError(503, f"the local model engine is not answering ({type(e).__name__}); "
                                    "restart the server with `python -m helpers server restart`", "engine_down") from e
@@ -160,7 +173,7 @@ class LlamaEngine:
         """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
         body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
         if json_schema is not None:
-            body["response_format"] = _schema_format(json_schema)
+            body["response_format"] = _schema_format(json_schema, body)
         if top_logprobs is not None:
             body["logprobs"] = True
             body["top_logprobs"] = int(top_logprobs)
@@ -180,30 +193,46 @@ class LlamaEngine:
         body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
                                 **_options(max_tokens, temperature, top_p, stop, seed)}
         if json_schema is not None:
-            body["response_format"] = _schema_format(json_schema)
+            body["response_format"] = _schema_format(json_schema, body)
         parts: list[str] = []
         finish, usage, timings = "stop", {}, {}
         try:
-            async with self.client.stream("POST", "/v1/chat/completions", json=body) as r:
-                if r.status_code != 200:
-                    raise _engine_error(r.status_code, (await r.aread()).decode(errors="replace"))
-                async for line in r.aiter_lines():
-                    if not line.startswith("data: ") or line == "data: [DONE]":
-                        continue
-                    chunk = json.loads(line[6:])
-                    if chunk.get("usage"):
-                        usage, timings = chunk["usage"], chunk.get("timings", {})
-                    for choice in chunk.get("choices", []):
-                        piece = (choice.get("delta") or {}).get("content")
-                        if piece:
-                            parts.append(piece)
-                            yield piece
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
+            for attempt in (1, 2):  # a stale kept-alive connection fails before the first byte: retry once
+                try:
+                    async with self.client.stream("POST", "/v1/chat/completions", json=body) as r:
+                        async for item in self._read_stream(r, parts):
+                            if isinstance(item, dict):
+                                finish, usage, timings = item["finish"], item["usage"], item["timings"]
+                            else:
+                                yield item
+                    break
+                except (httpx.RemoteProtocolError, httpx.ConnectError):
+                    if parts or attempt == 2:
+                        raise
         except httpx.TransportError as e:
             raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__})", "engine_down") from e
         yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
                          None, timings)
+
+    async def _read_stream(self, r: httpx.Response, parts: list[str]):
+        """Text pieces from llama.cpp's SSE stream, then one dict with finish reason, usage and timings."""
+        finish, usage, timings = "stop", {}, {}
+        if r.status_code != 200:
+            raise _engine_error(r.status_code, (await r.aread()).decode(errors="replace"))
+        async for line in r.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                usage, timings = chunk["usage"], chunk.get("timings", {})
+            for choice in chunk.get("choices", []):
+                piece = (choice.get("delta") or {}).get("content")
+                if piece:
+                    parts.append(piece)
+                    yield piece
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        yield {"finish": finish, "usage": usage, "timings": timings}
 
     async def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
                        top_p: float | None = None, stop: Any = None, seed: int | None = None) -> Generation:

@@ -77,9 +77,9 @@ class Backend:
                     self.engine_error = f"the model engine crashed twice (exit code {code})"
                     self.engine = FallbackEngine(self.engine_error)
                     continue
+                e.restarts += 1
                 try:
                     await asyncio.to_thread(e.start)
-                    e.restarts += 1
                 except Exception as err:
                     self.engine_error = f"the model engine crashed (exit code {code}) and could not restart: {err}"
                     self.engine = FallbackEngine(_short_reason(self.engine_error))
@@ -182,23 +182,37 @@ class InspectAndGuard:
             msg = await receive()
             body += msg.get("body", b"")
             more = msg.get("more_body", False)
-        status, chunks, streamed = 500, [], False
+        status, chunks, streamed, recorded = 500, [], False, False
         t0 = time.perf_counter()
+        port = (scope.get("server") or (None, 0))[1]
+        item = self.backend.inspector.begin(
+            provider=provider_for(request), method=scope["method"], path=scope["path"],
+            query=scope.get("query_string", b"").decode(errors="replace"), port=port,
+            headers=dict(request.headers), body=body[:2000] if len(body) > MAX_BODY else body)
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self.backend.inspector.finish(item, status=status, response_body=b"".join(chunks),
+                                              duration_ms=(time.perf_counter() - t0) * 1000, streamed=streamed)
 
         async def capture(msg):
             nonlocal status, streamed
             if msg["type"] == "http.response.start":
                 status = msg["status"]
                 streamed = any(k == b"content-type" and b"event-stream" in v for k, v in msg.get("headers", []))
-            elif msg["type"] == "http.response.body" and sum(map(len, chunks)) < 40_000:
-                chunks.append(msg.get("body", b""))
+            elif msg["type"] == "http.response.body":
+                if sum(map(len, chunks)) < 40_000:
+                    chunks.append(msg.get("body", b""))
+                if not msg.get("more_body", False):
+                    record()  # before the client sees the end, so the inspector is never behind the caller
             await send(msg)
 
         if declared > MAX_BODY or len(body) > MAX_BODY:
             resp = faults.bad_request(provider_for(request), f"Request body too large: the limit is "
                                       f"{MAX_BODY // (1024 * 1024)} MB.", 413)
             await resp(scope, receive, capture)
-            body = body[:2000]
         else:
             delivered = False
 
@@ -209,13 +223,10 @@ class InspectAndGuard:
                     return {"type": "http.request", "body": body, "more_body": False}
                 return await receive()
 
-            await self.app(scope, replay, capture)
-        port = (scope.get("server") or (None, 0))[1]
-        self.backend.inspector.record(
-            provider=provider_for(request), method=scope["method"], path=scope["path"],
-            query=scope.get("query_string", b"").decode(errors="replace"), port=port,
-            headers=dict(request.headers), body=body, status=status, response_body=b"".join(chunks),
-            duration_ms=(time.perf_counter() - t0) * 1000, streamed=streamed)
+            try:
+                await self.app(scope, replay, capture)
+            finally:
+                record()
 
 
 def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = None, token: str = "") -> Starlette:

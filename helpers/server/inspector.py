@@ -52,18 +52,24 @@ class Inspector:
         self.lock = threading.Lock()
         self.counter = 0
 
-    def record(self, *, provider: str, method: str, path: str, query: str, port: int, headers: dict,
-               body: bytes, status: int, response_body: bytes, duration_ms: float, streamed: bool) -> None:
+    def begin(self, *, provider: str, method: str, path: str, query: str, port: int, headers: dict,
+              body: bytes) -> dict:
+        """Note a request as it arrives (so the list is in arrival order); ``finish`` adds the response."""
         with self.lock:
             self.counter += 1
             item = {"n": self.counter, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "provider": provider,
                     "method": method, "path": path, "query": mask_query(query), "port": port,
                     "headers": mask_headers(headers), "body": _jsonish(body) if body else None,
-                    "status": status, "streamed": streamed,
-                    "response": _jsonish(response_body) if not streamed else
-                    response_body[:MAX_BODY_CHARS].decode("utf-8", errors="replace"),
-                    "duration_ms": round(duration_ms, 1)}
+                    "status": None, "streamed": False, "response": None, "duration_ms": None}
             self.items.append(item)
+            return item
+
+    def finish(self, item: dict, *, status: int, response_body: bytes, duration_ms: float, streamed: bool) -> None:
+        """Complete a request noted by ``begin`` with its response, and append it to the log file."""
+        with self.lock:
+            item.update(status=status, streamed=streamed, duration_ms=round(duration_ms, 1),
+                        response=_jsonish(response_body) if not streamed else
+                        response_body[:MAX_BODY_CHARS].decode("utf-8", errors="replace"))
             if self.log_file is not None:
                 try:
                     with self.log_file.open("a", encoding="utf-8") as f:

@@ -163,7 +163,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     mode, forced = forced_tool(body.get("tool_choice"))
     schema = schema_from_response_format(body.get("response_format"))
     opts = options(body)
-    cid, created, t0 = new_id("chatcmpl-"), now(), time.perf_counter()
+    cid, created, t0, groq_id = new_id("chatcmpl-"), now(), time.perf_counter(), new_id("req_")
     headers = local_headers(model)
     if provider == "groq":
         headers.update({"x-ratelimit-limit-requests": "1000", "x-ratelimit-remaining-requests": "999",
@@ -174,7 +174,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
         d = {"id": cid, "object": "chat.completion", "created": created, "model": LOCAL_MODEL,
              "system_fingerprint": "local-smollm2", **extra}
         if provider == "groq":
-            d["x_groq"] = {"id": new_id("req_")}
+            d["x_groq"] = {"id": groq_id}
         return d
 
     try:

@@ -128,6 +128,22 @@ def bounded(schema: Any, max_string: int = 160, max_items: int = 6) -> Any:
     return out
 
 
+def count_strings(schema: Any) -> int:
+    """How many string fields a schema has (an array's items count once)."""
+    if isinstance(schema, list):
+        return sum(count_strings(s) for s in schema)
+    if not isinstance(schema, dict):
+        return 0
+    types = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    own = 1 if "string" in types and "enum" not in schema and "const" not in schema else 0
+    children: list = [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
+    for key in ("anyOf", "oneOf", "allOf"):
+        children += schema.get(key) or []
+    for key in ("properties", "$defs", "definitions"):
+        children += list((schema.get(key) or {}).values())
+    return own + sum(count_strings(c) for c in children)
+
+
 # What JSON mode ({"type": "json_object"}) asks of the local model: a flat object of short values.
 JSON_OBJECT_SCHEMA = {"type": "object", "additionalProperties": {
     "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
