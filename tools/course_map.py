@@ -27,9 +27,11 @@ def lesson_facts(path: Path) -> tuple[str, str, str]:
     nb = json.loads(path.read_text(encoding="utf-8"))
     md = [cell_text(c) for c in nb["cells"] if c.get("cell_type") == "markdown"]
     first = md[0] if md else ""
-    lines = [ln.strip() for ln in first.splitlines() if ln.strip()]
-    title = re.sub(r"^#\s*\d+\s*[·.:-]\s*", "", lines[0]) if lines else path.stem
-    goal = next((ln for ln in lines[1:] if not ln.startswith(("[![", "<!--"))), "")
+    paragraphs = [" ".join(ln.strip() for ln in p.splitlines()) for p in re.split(r"\n\s*\n", first) if p.strip()]
+    title = re.sub(r"^#\s*\d+\s*[·.:-]\s*", "", paragraphs[0]) if paragraphs else path.stem
+    goal = next((p for p in paragraphs[1:] if not p.startswith(("[![", "<!--"))), "")
+    goal = re.sub(r"^You will be able to\s+", "", goal)
+    goal = goal[:1].upper() + goal[1:]
     time = ""
     for text in md:
         m = re.search(r"\*\*Time:?\*\*:?\s*([^\n]+)", text)
@@ -42,7 +44,7 @@ def lesson_facts(path: Path) -> tuple[str, str, str]:
 def render(root: Path = ROOT) -> str:
     course = load_course(root)
     cfg = course.config
-    rows = ["| # | lesson | you will be able to | time | open |", "|---|---|---|---|---|"]
+    rows = ["| # | lesson | what you will do | time | open |", "|---|---|---|---|---|"]
     for lesson in course.lessons():
         title, goal, time = lesson_facts(root / lesson.lesson.relpath)
         links = [f"[lesson]({lesson.lesson.relpath})"]
