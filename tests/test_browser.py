@@ -148,7 +148,8 @@ class Lab:
         return json.loads(body) if body else None
 
     def page_url(self, relpath: str) -> str:
-        return f"{self.url}/lab/tree/{relpath}?token={self.token}"
+        # `reset`: start from an empty workspace, not with the notebooks an earlier test opened.
+        return f"{self.url}/lab/tree/{relpath}?reset&token={self.token}"
 
     def log_tail(self, n: int = 40) -> str:
         try:
@@ -323,6 +324,9 @@ def open_notebook(context, lab: Lab, relpath: str, timings: Timings) -> Iterator
         page.goto(lab.page_url(relpath), wait_until="domcontentloaded")
         panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
         panel.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
+        current_tab = page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+        current_tab.filter(has_text=re.compile(f"^{re.escape(Path(relpath).name)}$")).wait_for(state="visible")
+        assert page.locator(".jp-NotebookPanel").count() == 1, "JupyterLab opened other notebooks too"
         timings.mark("notebook shown")
         kernel_idle = panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
         dialog = page.locator(".jp-Dialog")
