@@ -84,3 +84,21 @@ def require_done(*values: object, exercise: str = "this exercise") -> None:
     """Raise ``NotImplementedError`` if any value is still the ``...`` placeholder of an exercise."""
     if any(v is Ellipsis for v in values):
         raise NotImplementedError(f"{exercise} is not done yet: replace the `...` with your code, then run the check again.")
+
+
+def call_learner(fn: Callable, *args: object, **kwargs: object) -> tuple[object, str | None]:
+    """Run a learner's function: ``(result, None)``, or ``(None, "what it raised")``.
+
+    ``NotImplementedError`` (an exercise not done yet) passes through unchanged.
+    """
+    try:
+        return fn(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as e:  # reported in the verdict, with the exception's name
+        return None, f"{type(e).__name__}: {e}"
+
+
+def raised(exercise: str, name: str, error: str, hint: str) -> Verdict:
+    """The verdict for a learner's function ``name`` that raised ``error``."""
+    return verdict(exercise, [(lambda: False, f"`{name}` raised {error}.", hint)], "")

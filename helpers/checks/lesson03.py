@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Verdict, require_done, verdict
+from .base import call_learner as _call, raised as _raised
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -21,20 +22,6 @@ ROLES = ("system", "user", "assistant", "tool")
 def estimate_tokens(messages: list[dict]) -> int:
     """A rough token count: about 4 characters a token, plus 4 tokens of overhead per message."""
     return sum(4 + len(m["content"]) // 4 for m in messages)
-
-
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Run a learner's function: (result, None), or (None, "what it raised"). NotImplementedError passes."""
-    try:
-        return fn(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as e:  # reported in the verdict, with the exception's name
-        return None, f"{type(e).__name__}: {e}"
-
-
-def _raised(exercise: str, name: str, error: str, hint: str) -> Verdict:
-    return verdict(exercise, [(lambda: False, f"`{name}` raised {error}.", hint)], "")
 
 
 def _first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | None:

@@ -16,20 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Verdict, require_done, verdict
-
-
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Run a learner's function: (result, None), or (None, "what it raised"). NotImplementedError passes."""
-    try:
-        return fn(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as e:  # reported in the verdict, with the exception's name
-        return None, f"{type(e).__name__}: {e}"
-
-
-def _raised(exercise: str, name: str, error: str, hint: str) -> Verdict:
-    return verdict(exercise, [(lambda: False, f"`{name}` raised {error}.", hint)], "")
+from .base import call_learner as _call, raised as _raised
 
 
 def _local_body(action: str = ":generateContent") -> dict:

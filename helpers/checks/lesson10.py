@@ -16,22 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Verdict, verdict
+from .base import call_learner as _call, raised as _raised
 
 COLUMNS = ["latency_s", "ttft_s", "tokens_per_s", "output_tokens", "cost_usd"]
-
-
-def _call(fn: Callable, *args: Any) -> tuple[Any, str | None]:
-    """Run a learner's function: (result, None), or (None, "what it raised"). NotImplementedError passes."""
-    try:
-        return fn(*args), None
-    except NotImplementedError:
-        raise
-    except Exception as e:  # reported in the verdict, with the exception's name
-        return None, f"{type(e).__name__}: {e}"
-
-
-def _raised(exercise: str, name: str, error: str, hint: str) -> Verdict:
-    return verdict(exercise, [(lambda: False, f"`{name}` raised {error}.", hint)], "")
 
 
 def _same(got: Any, want: float | None) -> bool:
