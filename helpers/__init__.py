@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_local", "lmstudio_url", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
+__all__ = ["setup", "is_local", "lmstudio_url", "explain_error", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
 
 _LAZY_MODULES = {"models", "server", "keys", "checks", "display", "hf_local", "course", "install", "workspace"}
 
@@ -36,6 +36,13 @@ def lmstudio_url() -> str:
     from .course import lmstudio_url as _url
 
     return _url()
+
+
+def explain_error(error: BaseException, model: str | None = None) -> str:
+    """What a provider error means and what to do next (for a 404: the catalogue's current model)."""
+    from .errors import explain
+
+    return explain(error, model)
 
 
 def check_keys(start=None):
