@@ -425,3 +425,30 @@ def test_check_notebooks_flags_outputs_counts_and_keys(tmp_path: Path, capsys: p
     ]
     (tmp_path / "broken.ipynb").write_text('{"cells": [')
     assert "not valid notebook JSON" in check_notebooks.notebook_problems(tmp_path / "broken.ipynb")[0]
+
+
+def test_make_exercises_never_overwrites_a_notebook_someone_worked_in(tmp_path):
+    """A learner who ran and saved exercises/NN.ipynb keeps it: the tool refuses and says what to do."""
+    import shutil
+
+    import nbformat
+    import make_exercises
+
+    repo = tmp_path / "course"
+    for sub in ("solutions", "exercises", "notebooks"):
+        (repo / sub).mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    sol = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · T (solutions)"),
+                                          nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION")])
+    nbformat.write(sol, repo / "solutions" / "01_t.ipynb")
+    make_exercises.run(repo)
+    worked = nbformat.read(repo / "exercises" / "01_t.ipynb", as_version=4)
+    answer = [c for c in worked.cells if c.cell_type == "code" and "YOUR CODE HERE" in c.source][0]
+    answer.source = "x = 1\ny = 42  # my answer"
+    answer.outputs = [nbformat.v4.new_output("stream", text="42\n")]
+    nbformat.write(worked, repo / "exercises" / "01_t.ipynb")
+    before = (repo / "exercises" / "01_t.ipynb").read_text()
+    with pytest.raises(make_exercises.CourseError, match="my_work"):
+        make_exercises.run(repo)
+    assert (repo / "exercises" / "01_t.ipynb").read_text() == before
+    assert make_exercises.run(repo, force=True)  # only when asked explicitly

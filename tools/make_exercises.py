@@ -181,12 +181,28 @@ def _file_text(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def run(root: Path = ROOT, check: bool = False) -> list[str]:
+def _has_learner_work(path: Path) -> bool:
+    """True when an exercise notebook was run and saved (generated ones never hold outputs)."""
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: treat as someone's file, do not touch it
+        return True
+    return any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+
+def run(root: Path = ROOT, check: bool = False, force: bool = False) -> list[str]:
     """Bring exercises/ up to date (or only report, with ``check``); return one line per change."""
     course = load_course(root)
     expected = build_exercises(course)  # raises before anything is written
     folder = root / FOLDERS["exercise"]
     report = []
+    worked_on = [p.relative_to(root).as_posix() for p in sorted(folder.glob("*.ipynb")) if folder.is_dir()
+                 and _has_learner_work(p)]
+    if worked_on and not check and not force:
+        raise CourseError("these exercise notebooks hold someone's work (they were run and saved with outputs): "
+                          + ", ".join(worked_on) + ". Keep that work first: `python -m helpers workspace` copies "
+                          "exercises into my_work/ (or move the files there yourself), then restore the generated "
+                          "files with `git checkout -- exercises/`, or pass --force to overwrite them.")
     for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
         relpath = path.relative_to(root).as_posix()
         if relpath not in expected:
@@ -212,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale exercise notebooks, write nothing")
     parser.add_argument("--root", type=Path, default=ROOT, help="the course repository (default: this one)")
+    parser.add_argument("--force", action="store_true", help="overwrite exercise notebooks that hold outputs")
     args = parser.parse_args(argv)
     try:
-        report = run(args.root.resolve(), check=args.check)
+        report = run(args.root.resolve(), check=args.check, force=args.force)
     except CourseError as error:
         print(f"error: {error}\nNothing was written.", file=sys.stderr)
         return 1
