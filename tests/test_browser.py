@@ -27,6 +27,11 @@ from typing import Iterator
 
 import pytest
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the `chromium` fixture skips the tests, loudly, and says why
+    PlaywrightTimeout = TimeoutError
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +124,9 @@ def chromium(tmp_path_factory):
             viewport={"width": 1400, "height": 1000}, timeout=120_000)
     except PlaywrightError as e:
         pw.stop()
-        skip_loudly(f"Chromium at {CHROMIUM} did not start: {str(e).strip()[:600]}")
+        first_line = str(e).strip().splitlines()[0][:300]
+        skip_loudly(f"Chromium at {CHROMIUM} did not start ({first_line}); run "
+                    f"`{CHROMIUM} --headless --no-sandbox --dump-dom about:blank` to see why")
     context.set_default_timeout(PAGE_S * 1000)
     try:
         yield context
@@ -328,13 +335,14 @@ def open_notebook(context, lab: Lab, relpath: str, timings: Timings) -> Iterator
         current_tab.filter(has_text=re.compile(f"^{re.escape(Path(relpath).name)}$")).wait_for(state="visible")
         assert page.locator(".jp-NotebookPanel").count() == 1, "JupyterLab opened other notebooks too"
         timings.mark("notebook shown")
-        kernel_idle = panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
-        dialog = page.locator(".jp-Dialog")
-        kernel_idle.or_(dialog).first.wait_for(state="visible", timeout=KERNEL_IDLE_S * 1000)
-        if dialog.count():
+        ready = page.wait_for_function(KERNEL_READY_JS, timeout=KERNEL_IDLE_S * 1000, polling=250).json_value()
+        if ready == "dialog":
             shot(page, f"{stem}-dialog")
             raise AssertionError(f"JupyterLab showed a dialog instead of starting the kernel: "
-                                 f"{dialog.first.inner_text()[:500]!r}")
+                                 f"{page.locator('.jp-Dialog').first.inner_text()[:500]!r}")
+        sessions = [x for x in lab.api("GET", "/api/sessions") if x["path"] == relpath]
+        assert sessions and sessions[0]["kernel"]["execution_state"] in ("idle", "busy"), (
+            f"JupyterLab shows the kernel as idle, but the server has no running kernel for {relpath}: {sessions}")
         timings.mark("kernel idle")
         shot(page, f"{stem}-1-opened")
         yield page
@@ -348,6 +356,20 @@ def open_notebook(context, lab: Lab, relpath: str, timings: Timings) -> Iterator
         (ARTIFACTS / f"{stem}-console.log").write_text("\n".join(console) + "\n")
         page.close()
 
+
+# "ready" once the notebook's kernel is connected and idle. The toolbar's indicator alone says "idle"
+# for a moment before any kernel exists (and Run All then silently runs nothing); the status bar
+# goes "No Kernel | Initializing", "Python 3 (ipykernel) | Connecting", ... "| Idle".
+KERNEL_READY_JS = """() => {
+  if (document.querySelector('.jp-Dialog')) return 'dialog';
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const indicator = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  const bar = [...document.querySelectorAll('.jp-StatusBar-TextItem')].map(e => e.textContent.trim())
+    .find(t => t.includes(' | '));
+  if (indicator && indicator.dataset.status === 'idle' && bar && /\\| Idle$/.test(bar) && !bar.startsWith('No Kernel'))
+    return 'ready';
+  return null;
+}"""
 
 # Evaluated in the page until it returns a value: "done" when the kernel is idle, no cell is
 # queued or running, and every code cell has an execution count (or a cell failed, which
@@ -368,6 +390,10 @@ EXECUTION_STATE_JS = """() => {
 }""" % STDERR_OUTPUT
 
 
+STARTED_JS = """() => [...document.querySelectorAll(
+  '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+
+
 def run_all_cells(page, timings: Timings) -> dict:
     """Run → Run All Cells, as a learner would, and wait until execution has finished."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -377,6 +403,10 @@ def run_all_cells(page, timings: Timings) -> dict:
     assert "lm-mod-disabled" not in (item.get_attribute("class") or ""), "Run → Run All Cells is disabled"
     item.click()
     timings.mark("run all clicked")
+    try:  # a cell queued, running or done: Run All did start
+        page.wait_for_function(STARTED_JS, timeout=120_000, polling=500)
+    except PlaywrightTimeout:
+        raise AssertionError("Run → Run All Cells was clicked but no cell started within 120 s") from None
     state = page.wait_for_function(EXECUTION_STATE_JS, timeout=RUN_ALL_S * 1000, polling=1000).json_value()
     timings.mark("execution finished")
     assert state["state"] != "stdin", "a cell is waiting for keyboard input (input() or getpass()): " \
