@@ -178,6 +178,10 @@ class LlamaEngine:
             body["logprobs"] = True
             body["top_logprobs"] = int(top_logprobs)
         data = await self._post("/v1/chat/completions", body)
+        if json_schema is not None and max_tokens is None and data["choices"][0].get("finish_reason") == "length":
+            # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
+            data = await self._post("/v1/chat/completions", {**body, "max_tokens": 4 * DEFAULT_MAX_TOKENS,
+                                                             "temperature": 0.0})
         choice = data["choices"][0]
         usage = data.get("usage", {})
         lp = (choice.get("logprobs") or {}).get("content")

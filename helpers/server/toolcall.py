@@ -144,7 +144,7 @@ def count_strings(schema: Any) -> int:
     return own + sum(count_strings(c) for c in children)
 
 
-# What JSON mode ({"type": "json_object"}) asks of the local model: a flat object of short values.
-JSON_OBJECT_SCHEMA = {"type": "object", "additionalProperties": {
-    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
-              {"type": "array", "items": {"type": "string"}}]}}
+# What JSON mode ({"type": "json_object"}) asks of the local model: a small flat object of short values.
+# (Unbounded, the tiny model keeps adding keys until the token limit cuts the JSON in half.)
+JSON_OBJECT_SCHEMA = {"type": "object", "maxProperties": 6, "additionalProperties": {
+    "anyOf": [{"type": "string", "maxLength": 60}, {"type": "number"}, {"type": "boolean"}]}}
