@@ -96,7 +96,20 @@ def call_learner(fn: Callable, *args: object, **kwargs: object) -> tuple[object,
     except NotImplementedError:
         raise
     except Exception as e:  # reported in the verdict, with the exception's name
-        return None, f"{type(e).__name__}: {e}"
+        return None, f"{type(e).__name__}: {str(e)[:300]}"
+
+
+def first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | None:
+    """The first (condition, problem, hint) whose condition is false or raises, or None."""
+    for test in tests:
+        try:
+            if not test[0]():
+                return test
+        except NotImplementedError:
+            raise
+        except Exception:  # a malformed answer counts as failing
+            return test
+    return None
 
 
 def raised(exercise: str, name: str, error: str, hint: str) -> Verdict:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Verdict, require_done, verdict
-from .base import call_learner as _call, raised as _raised
+from .base import call_learner as _call, first_failure as _first_failure, raised as _raised
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -22,19 +22,6 @@ ROLES = ("system", "user", "assistant", "tool")
 def estimate_tokens(messages: list[dict]) -> int:
     """A rough token count: about 4 characters a token, plus 4 tokens of overhead per message."""
     return sum(4 + len(m["content"]) // 4 for m in messages)
-
-
-def _first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | None:
-    """The first (condition, problem, hint) whose condition is false or raises, or None."""
-    for test in tests:
-        try:
-            if not test[0]():
-                return test
-        except NotImplementedError:
-            raise
-        except Exception:
-            return test
-    return None
 
 
 def _roles(messages: Any) -> list | None:

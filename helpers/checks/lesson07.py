@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Verdict, verdict
-from .base import call_learner as _call, raised as _raised
+from .base import call_learner as _call, first_failure as _first_failing, raised as _raised
 
 ROUTER_CHAT_URL = "https://router.huggingface.co/v1/chat/completions"
 ROUTER_TASK_PREFIX = "https://router.huggingface.co/hf-inference/models/"
@@ -153,18 +153,6 @@ def exercise_3(chat_request: Callable, task_request: Callable, chat_model: str, 
             tests.append((lambda: False, sent, "Check the body against the lesson's example."))
     return verdict(ex, tests, "both requests have the router's URL and JSON body"
                    + (" and the local router accepted them." if _local() else "; send them with requests.post(...)."))
-
-
-def _first_failing(tests: list) -> tuple | None:
-    for t in tests:
-        try:
-            if not t[0]():
-                return t
-        except NotImplementedError:
-            raise
-        except Exception:
-            return t
-    return None
 
 
 def _local() -> bool:

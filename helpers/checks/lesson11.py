@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import course, models, server
 from .base import Verdict, require_done, verdict
+from .base import call_learner as _call
 
 PROVIDERS = ("openai", "groq", "gemini", "huggingface", "lmstudio")
 OPENAI_STYLE = ("openai", "groq", "huggingface", "lmstudio")
@@ -39,31 +40,8 @@ TEMPERATURE = 0.3
 MAX_TOKENS = 12
 
 
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Run a learner's function: (result, None), or (None, "what it raised"). NotImplementedError passes."""
-    try:
-        return fn(*args, **kwargs), None
-    except NotImplementedError:
-        raise
-    except Exception as e:  # reported in the verdict, with the exception's name
-        return None, f"{type(e).__name__}: {str(e)[:300]}"
-
-
 def _fail(exercise: str, problem: str, hint: str) -> Verdict:
     return verdict(exercise, [(lambda: False, problem, hint)], "")
-
-
-def _first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | None:
-    """The first (condition, problem, hint) whose condition is false or raises, or None."""
-    for test in tests:
-        try:
-            if not test[0]():
-                return test
-        except NotImplementedError:
-            raise
-        except Exception:
-            return test
-    return None
 
 
 # --------------------------------------------------------------------------- exercise 1

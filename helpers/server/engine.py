@@ -11,7 +11,6 @@ each protocol module converts its provider's format to that.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
