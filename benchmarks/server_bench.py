@@ -73,7 +73,7 @@ def first_token_ms(client: httpx.Client, gateway: str) -> float:
 def setup_time_live() -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "GROQ", "GEMINI", "GOOGLE", "HF_"))}
     parts = [("OPENAI_API_KEY", "sk-proj-", "Ab3d", 12), ("GROQ_API_KEY", "gsk_", "Xy7Q", 13),
-             ("GEMINI_API_KEY", "AIza", "Qw9eRt", 6), ("HF_TOKEN", "hf_", "Kp4sLm", 6)]
+             ("GEMINI_API_KEY", "AQ.Ab", "Qw9eRt", 6), ("HF_TOKEN", "hf_", "Kp4sLm", 6)]
     env.update({name: prefix + chunk * n for name, prefix, chunk, n in parts}, COURSE_MODE="live")
     code = ("import time,io,contextlib; t=time.perf_counter(); import helpers\n"
             "with contextlib.redirect_stdout(io.StringIO()): helpers.setup()\nprint(time.perf_counter()-t)")

@@ -9,6 +9,10 @@ Keys are looked for in this order, per provider:
 
 A key is never printed: you only ever see a masked form such as ``gsk_...a1B2``.
 
+Key formats change: a provider may switch to a new prefix and stop accepting the old one (Google's
+Gemini keys now start with ``AQ.``; the older ``AIza`` keys no longer work). The old prefix is still
+recognised, so the key is not mistaken for another provider's, and you are told what to do.
+
 Try it::
 
     from helpers.keys import check_keys
@@ -44,7 +48,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ProviderKeySpec:
-    """Where one provider's key lives: its variable names, prefix and sign-up page."""
+    """Where one provider's key lives: its variable names, the prefix of a new key, and its sign-up page."""
 
     provider: str
     label: str
@@ -67,7 +71,7 @@ PROVIDERS: dict[str, ProviderKeySpec] = {
         provider="gemini",
         label="Google Gemini",
         variables=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-        prefix="AIza",
+        prefix="AQ.",
         signup_url="https://aistudio.google.com/apikey",
         wrong_names=(
             "GOOGLE_GENAI_KEY",
@@ -130,6 +134,14 @@ _SIGNUP_TIPS = {
 }
 # Keys from services this course does not use, which would otherwise look like OpenAI keys.
 _FOREIGN_PREFIXES = (("sk-ant-", "an Anthropic (Claude) key"), ("sk-or-", "an OpenRouter key"))
+# Older key formats a provider no longer accepts: still recognised as that provider's key (so it is not
+# taken for another provider's), with one sentence saying what to do. As of November 2026.
+_RETIRED_PREFIXES = {
+    "gemini": {
+        "AIza": "Google's Gemini API no longer accepts standard 'AIza' keys since September 2026; create a new "
+        "key at https://aistudio.google.com/app/apikey (it starts with 'AQ.').",
+    },
+}
 _ALIASES = {
     "openai": "openai",
     "gemini": "gemini",
@@ -146,7 +158,9 @@ _ALIASES = {
 
 
 def mask(key: str | None) -> str:
-    """A key shortened so it is safe to show: ``sk-...abcd``, ``gsk_...a1B2``, ``AIza...x9Yz``, ``hf_...Q2w3``.
+    """A key shortened so it is safe to show: ``sk-...abcd``, ``gsk_...a1B2``, ``AQ....x9Yz``, ``hf_...Q2w3``.
+
+    Only a known prefix (``gsk_``, ``sk-``, ``AQ.``, ``AIza``, ``hf_``) and the last 4 characters are kept.
 
     Keys shorter than 12 characters, or with spaces or unusual characters, become ``****``.
     An empty key or ``None`` gives ``""``.
@@ -157,13 +171,14 @@ def mask(key: str | None) -> str:
         return "****"
     if len(key) < 12 or not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
         return "****"
-    for prefix in ("gsk_", "sk-", "AIza", "hf_"):
+    for prefix in ("gsk_", "sk-", "AQ.", "AIza", "hf_"):
         if key.startswith(prefix):
             return f"{prefix}...{key[-4:]}"
     return f"...{key[-4:]}"
 
 
-_KEYLIKE = re.compile(r"(?:gsk_|sk-|AIza|hf_)[A-Za-z0-9_\-]{6,}")
+# Anything that looks like a key. "AQ." must start a word, so that "FAQ.section" is left alone.
+_KEYLIKE = re.compile(r"(?:gsk_|sk-|AIza|(?<![A-Za-z0-9])AQ\.|hf_)[A-Za-z0-9_\-]{6,}")
 
 
 def _scrub(text: str) -> str:
@@ -289,7 +304,7 @@ _PLACEHOLDER_WORDS = {
     "none", "null", "nil", "undefined", "changeme", "change_me", "todo", "tbd", "placeholder", "secret",
     "key", "token", "apikey", "api_key", "your_key_here", "xxx", "dummy", "example", "test", "false", "true",
 }  # fmt: skip
-_PLACEHOLDER_FILL = re.compile(r"^(?:sk-|gsk_|hf_|aiza)?(?:proj-)?[x*.\u2026_\-]+$", re.IGNORECASE)
+_PLACEHOLDER_FILL = re.compile(r"^(?:sk-|gsk_|hf_|aiza|aq\.)?(?:proj-)?[x*.\u2026_\-]+$", re.IGNORECASE)
 _NAME_PREFIX = re.compile(r"^(?:export\s+|\$env:)?([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s*(.+)$", re.DOTALL)
 _PLACEHOLDER_HINTS = {"your", "insert", "paste", "enter", "replace", "put", "here", "my"}
 _PLACEHOLDER_NOUNS = {"key", "token", "api", "apikey", "secret"}
@@ -314,13 +329,23 @@ def _safe_to_show(value: str) -> bool:
     return len(value) <= 30 and not re.search(r"[A-Za-z0-9]{12,}", value)
 
 
+def _prefixes(spec: ProviderKeySpec) -> tuple[str, ...]:
+    """Every prefix this provider's keys may start with: the current one first, then retired ones."""
+    return (spec.prefix, *_RETIRED_PREFIXES.get(spec.provider, {}))
+
+
+def _prefix_of(spec: ProviderKeySpec, value: str) -> str | None:
+    """The prefix of this provider that ``value`` starts with, or ``None``."""
+    return next((prefix for prefix in _prefixes(spec) if value.startswith(prefix)), None)
+
+
 def _other_provider(value: str) -> tuple[str | None, str | None]:
     """(provider name, description) of the service a key seems to belong to, from its prefix."""
     for prefix, description in _FOREIGN_PREFIXES:
         if value.startswith(prefix):
             return None, description
     for spec in PROVIDERS.values():
-        if value.startswith(spec.prefix):
+        if _prefix_of(spec, value):
             return spec.provider, _a(f"{spec.label} key")
     return None, None
 
@@ -466,7 +491,7 @@ def diagnose(provider: str, value: str | None, variable: str) -> tuple[str | Non
 
     other, description = _other_provider(v)
     if description and other != spec.provider:
-        start = v[: len(PROVIDERS[other].prefix)] if other else v[: v.index("-", 3) + 1]
+        start = _prefix_of(PROVIDERS[other], v) if other else v[: v.index("-", 3) + 1]
         move = f" Put it in {PROVIDERS[other].variables[0]} instead, and" if other else " This course does not use it;"
         problems.append(
             f"{variable} holds what looks like {description} (it starts with '{start}'), not {_a(noun)}.{move} "
@@ -487,6 +512,10 @@ def diagnose(provider: str, value: str | None, variable: str) -> tuple[str | Non
             f"{variable} looks like an OpenAI admin key, which manages an organisation but cannot call models. "
             f"Create a project key at {url}."
         )
+    retired = _RETIRED_PREFIXES.get(spec.provider, {})
+    old = next((prefix for prefix in retired if v.startswith(prefix)), None)
+    if old is not None:
+        warnings.append(retired[old])
 
     return (None if problems else v), problems, warnings
 
@@ -863,7 +892,7 @@ def _mentions(text: str) -> set[str]:
             found.add(spec.provider)
         elif any(name in upper for name in (*spec.variables, *spec.wrong_names)):
             found.add(spec.provider)
-        elif re.search(r"(?<![A-Za-z0-9_])" + re.escape(spec.prefix), text):
+        elif any(re.search(r"(?<![A-Za-z0-9_])" + re.escape(prefix), text) for prefix in _prefixes(spec)):
             found.add(spec.provider)
     return found
 
@@ -921,7 +950,7 @@ def _lookalike_names(mapping: Mapping[str, str], spec: ProviderKeySpec, taken: l
         if name in taken or not isinstance(value, str):
             continue
         v = value.strip().strip(_QUOTE_CHARS).strip()
-        if not v.startswith(spec.prefix) or _other_provider(v)[0] != spec.provider:
+        if _other_provider(v)[0] != spec.provider:  # no prefix of this provider (or a foreign one)
             continue
         norm = _norm_name(name)
         if any(h in norm for h in _NAME_HINTS[spec.provider]) or (known.get(norm) not in (None, spec.provider)):

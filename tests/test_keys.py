@@ -29,13 +29,14 @@ from helpers.keys import (
 # Realistic-looking fake keys (right prefix, right rough length), built at run time.
 OPENAI = "sk-" + "proj-" + "Ab3dEf6h" * 7
 OPENAI_2 = "sk-" + "proj-" + "Zy9xWv8u" * 7
-GEMINI = "AIza" + "Sy" + "x9Yz" * 8 + "Q"
-GEMINI_2 = "AIza" + "Sy" + "Lm4n" * 8 + "R"
+GEMINI = "AQ." + "Ab" + "x9Yz" * 9  # an auth key, the only kind AI Studio creates now
+GEMINI_2 = "AQ." + "Ab" + "Lm4n" * 9
+GEMINI_OLD = "AIza" + "Sy" + "x9Yz" * 8 + "Q"  # a standard key, which the Gemini API no longer accepts
 GROQ = "gsk_" + "A1b2" * 13
 GROQ_2 = "gsk_" + "C3d4" * 13
 HF = "hf_" + "Q2w3" * 8 + "Zx"
 FAKE = {"openai": OPENAI, "gemini": GEMINI, "groq": GROQ, "huggingface": HF}
-ALL_FAKES = (OPENAI, OPENAI_2, GEMINI, GEMINI_2, GROQ, GROQ_2, HF)
+ALL_FAKES = (OPENAI, OPENAI_2, GEMINI, GEMINI_2, GEMINI_OLD, GROQ, GROQ_2, HF)
 
 PYPROJECT = '[project]\nname = "x"\n\n[tool.course]\nrepository = "https://example.invalid/x"\n'
 
@@ -139,7 +140,8 @@ def test_provider_specs_are_complete():
     [
         (OPENAI, "sk-...Ef6h"),
         (GROQ, "gsk_...A1b2"),
-        (GEMINI, "AIza..." + GEMINI[-4:]),
+        (GEMINI, "AQ...." + GEMINI[-4:]),
+        (GEMINI_OLD, "AIza..." + GEMINI_OLD[-4:]),
         (HF, "hf_..." + HF[-4:]),
         ("abcdefghijklmnop", "...mnop"),
         ("short", "****"),
@@ -151,6 +153,19 @@ def test_provider_specs_are_complete():
 )
 def test_mask(key, expected):
     assert mask(key) == expected
+
+
+def test_mask_shows_only_the_prefix_and_the_last_four_of_a_gemini_auth_key():
+    shown = mask(GEMINI)
+    assert shown == "AQ." + "..." + GEMINI[-4:]
+    assert GEMINI[3:-4] not in shown and "Ab" not in shown
+
+
+def test_scrub_masks_gemini_keys_in_a_message_but_not_ordinary_words():
+    text = keys._scrub(f"API key {GEMINI} rejected; older key {GEMINI_OLD}; see FAQ.troubleshooting")
+    assert mask(GEMINI) in text and mask(GEMINI_OLD) in text
+    assert_no_key(text)
+    assert "FAQ.troubleshooting" in text
 
 
 def test_mask_never_shows_more_than_eight_characters_of_a_key():
@@ -295,6 +310,8 @@ def test_diagnose_shortened_key_from_a_key_list():
         ("openai", "OPENAI_API_KEY", GROQ, "Groq", "GROQ_API_KEY"),
         ("groq", "GROQ_API_KEY", OPENAI, "OpenAI", "OPENAI_API_KEY"),
         ("huggingface", "HF_TOKEN", GEMINI, "Google Gemini", "GEMINI_API_KEY"),
+        ("huggingface", "HF_TOKEN", GEMINI_OLD, "Google Gemini", "GEMINI_API_KEY"),
+        ("groq", "GROQ_API_KEY", GEMINI, "Google Gemini", "GEMINI_API_KEY"),
         ("gemini", "GEMINI_API_KEY", HF, "Hugging Face", "HF_TOKEN"),
     ],
 )
@@ -326,7 +343,38 @@ def test_diagnose_wrong_prefix_is_only_a_warning():
     value, problems, warnings = diagnose("gemini", raw, "GEMINI_API_KEY")
     assert value == raw
     assert problems == []
-    assert any("does not start with 'AIza'" in w for w in warnings)
+    assert any("does not start with 'AQ.'" in w for w in warnings)
+
+
+def test_diagnose_gemini_auth_key_has_no_warning():
+    for variable in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        assert diagnose("gemini", GEMINI, variable) == (GEMINI, [], [])
+
+
+def test_diagnose_standard_aiza_key_is_used_with_one_sentence_on_what_to_do():
+    value, problems, warnings = diagnose("gemini", GEMINI_OLD, "GEMINI_API_KEY")
+    assert value == GEMINI_OLD and problems == []  # still a real Google key: not blocked, not another provider's
+    assert warnings == [
+        "Google's Gemini API no longer accepts standard 'AIza' keys since September 2026; create a new key at "
+        "https://aistudio.google.com/app/apikey (it starts with 'AQ.')."
+    ]
+    assert "does not start with" not in warnings[0]
+    assert_no_key(warnings[0])
+
+
+def test_find_key_reports_an_aiza_key_as_found_with_the_note(monkeypatch, course):
+    monkeypatch.setenv("GEMINI_API_KEY", GEMINI_OLD)
+    info = find_key("gemini", start=course)
+    assert info.ok and info.value == GEMINI_OLD
+    assert len(info.warnings) == 1 and "September 2026" in info.warnings[0]
+    text = info.explain()
+    assert "AQ." in text and mask(GEMINI_OLD) in text
+    assert_no_key(text)
+
+
+def test_gemini_placeholder_in_the_new_format_is_example_text():
+    value, problems, _ = diagnose("gemini", "AQ." + "x" * 20, "GEMINI_API_KEY")
+    assert value is None and "example text" in problems[0]
 
 
 def test_diagnose_short_key_is_a_warning():
@@ -380,6 +428,14 @@ def test_read_env_line_without_equals(tmp_path):
     assert values == {"GROQ_API_KEY": GROQ, "HF_TOKEN": HF}
     assert len(problems) == 1
     assert "Line 2" in problems[0] and "OPENAI_API_KEY" in problems[0] and "'='" in problems[0]
+
+
+def test_read_env_gemini_auth_key_alone_on_a_line(tmp_path):
+    path = write_env(tmp_path, f"{GEMINI}\n")
+    _, problems = read_env_file(path)
+    assert len(problems) == 1
+    assert "Google Gemini key on its own" in problems[0] and "GEMINI_API_KEY=" in problems[0]
+    assert_no_key(problems[0])
 
 
 def test_read_env_key_alone_on_a_line_is_named_but_not_shown(tmp_path):

@@ -29,17 +29,19 @@ def fake(prefix: str, length: int, alphabet: str = ALNUM) -> str:
 
 
 # Realistic shapes: OpenAI legacy (48), project keys (long, with - and _), Google (AIza + 35),
-# Groq (gsk_ + 52), Hugging Face (hf_ + 34).
+# Gemini auth keys (AQ.Ab + 48, with - and _), Groq (gsk_ + 52), Hugging Face (hf_ + 34).
 REALISTIC = {
     "OpenAI key": fake("sk-", 48),
     "OpenAI project key": fake("sk-proj-", 120, ALNUM + "-_"),
     "Google API key": fake("AIza", 35, ALNUM + "-_"),
+    "Google auth key": fake("AQ.Ab", 48, ALNUM + "-_"),
     "Groq key": fake("gsk_", 52),
     "Hugging Face token": fake("hf_", 34),
 }
 DUMMIES = [
     "hf_local", "sk-local", "gsk_local", "sk-proj-local", "AIzaLocal", "sk-local-not-a-real-key-for-offline-mode",
     "hf_xxx", "sk-...abcd", "gsk_...a1B2", "OPENAI_API_KEY", "HF_TOKEN", "scikit-learn", "task-" + "a" * 40,
+    "AQ.local", "AQ....x9Yz", "AQ." + "Ab" + "x9Yz" * 4, "FAQ." + "section" * 6,
 ]
 
 
@@ -61,9 +63,10 @@ def test_short_dummies_and_names_are_not_flagged(dummy: str) -> None:
 
 
 def test_keys_one_character_short_of_the_minimum_are_not_flagged() -> None:
-    minimum = {"OpenAI key": 32, "OpenAI project key": 40, "Google API key": 35, "Groq key": 40, "Hugging Face token": 30}
-    prefixes = {"OpenAI key": "sk-", "OpenAI project key": "sk-proj-", "Google API key": "AIza", "Groq key": "gsk_",
-                "Hugging Face token": "hf_"}
+    minimum = {"OpenAI key": 32, "OpenAI project key": 40, "Google API key": 35, "Google auth key": 32, "Groq key": 40,
+               "Hugging Face token": 30}
+    prefixes = {"OpenAI key": "sk-", "OpenAI project key": "sk-proj-", "Google API key": "AIza",
+                "Google auth key": "AQ.", "Groq key": "gsk_", "Hugging Face token": "hf_"}
     for kind, key in REALISTIC.items():
         at_minimum = key[: len(prefixes[kind]) + minimum[kind]]
         assert [m.kind for m in secret_patterns.find_secrets(at_minimum)] == [kind]
@@ -75,6 +78,13 @@ def test_masked_form_never_shows_the_key() -> None:
         [match] = secret_patterns.find_secrets(key)
         assert match.masked.endswith("..." + key[-4:]) and len(match.masked) <= len("sk-proj-...") + 4
         assert key[4:-4] not in match.masked
+
+
+def test_gemini_auth_key_is_caught_and_shown_as_prefix_and_last_four() -> None:
+    key = "AQ." + "Ab" + "x9Yz" * 9  # the shape AI Studio creates now
+    [match] = secret_patterns.find_secrets(f"GEMINI_API_KEY={key}\n")
+    assert match.kind == "Google auth key"
+    assert match.masked == "AQ...." + key[-4:]
 
 
 def test_allowlist_pragma_skips_the_line() -> None:

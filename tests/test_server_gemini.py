@@ -17,7 +17,9 @@ from helpers import models as catalogue
 
 # A 1x1 PNG, for the image-part test.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
-CHAT = catalogue.chat("gemini")
+# The protocol tests use a model that honours temperature and candidate_count (gemini-2.5-flash-lite);
+# tests/test_model_rules.py covers what the course's default Gemini 3 model accepts and ignores.
+CHAT = "gemini-2.5-flash-lite"
 EMBED = catalogue.get("gemini", "embeddings")
 KEY_HEADER = {"x-goog-api-key": "local-test-key"}
 HTTP_TIMEOUT = 120  # seconds: generous, a busy CI machine runs the model slowly

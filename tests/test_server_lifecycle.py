@@ -93,7 +93,7 @@ def test_fallback_responder_is_labelled_and_serves_every_protocol(private_state,
     from google import genai
 
     gclient = genai.Client(api_key="k", http_options={"base_url": st["url"]})  # pragma: allowlist secret
-    assert gclient.models.generate_content(model="gemini-2.5-flash", contents="Hi").text.startswith("[fallback")
+    assert gclient.models.generate_content(model="gemini-2.5-flash-lite", contents="Hi").text.startswith("[fallback")
     r = httpx.post(f"{st['url']}/hf/router/v1/chat/completions", headers={"authorization": "Bearer hf_x"},
                    json={"model": "x", "messages": [{"role": "user", "content": "Hi"}]}, timeout=60)
     assert r.status_code == 200 and "fallback" in r.json()["choices"][0]["message"]["content"]

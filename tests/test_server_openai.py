@@ -28,7 +28,7 @@ def requests_seen(base_url: str, n: int = 20) -> list[dict]:
 
 
 def ask(client: OpenAI, text: str, **kw):
-    return client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": text}], **kw)
+    return client.chat.completions.create(model="smollm2-135m-instruct", messages=[{"role": "user", "content": text}], **kw)
 
 
 # ---------------------------------------------------------------- chat completions
@@ -69,7 +69,7 @@ def test_system_message_and_multi_turn(client, base_url):
                 {"role": "user", "content": "What is 2 + 2?"},
                 {"role": "assistant", "content": "4."},
                 {"role": "user", "content": "And 3 + 3?"}]
-    r = client.chat.completions.create(model="gpt-4.1-mini", messages=messages, max_tokens=20)
+    r = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages, max_tokens=20)
     assert r.choices[0].message.content
     sent = requests_seen(base_url, 1)[-1]["body"]
     assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
@@ -108,7 +108,7 @@ TOOLS = [{"type": "function", "function": {
 
 def test_tool_call_round_trip(client):
     messages = [{"role": "user", "content": "What's the weather in Madrid, in celsius?"}]
-    r = client.chat.completions.create(model="gpt-4.1-mini", messages=messages, tools=TOOLS)
+    r = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages, tools=TOOLS)
     assert r.choices[0].finish_reason == "tool_calls"
     call = r.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather"
@@ -116,7 +116,7 @@ def test_tool_call_round_trip(client):
     assert isinstance(args["city"], str) and args["unit"] in ("celsius", "fahrenheit")
     messages.append(r.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temp_c": 21, "sky": "sunny"})})
-    final = client.chat.completions.create(model="gpt-4.1-mini", messages=messages, tools=TOOLS)
+    final = client.chat.completions.create(model="smollm2-135m-instruct", messages=messages, tools=TOOLS)
     assert final.choices[0].finish_reason in ("stop", "length")
     assert final.choices[0].message.content.strip()
 
@@ -151,7 +151,7 @@ class City(BaseModel):
 
 
 def test_structured_output_with_parse(client):
-    r = client.chat.completions.parse(model="gpt-4.1-mini", response_format=City,
+    r = client.chat.completions.parse(model="smollm2-135m-instruct", response_format=City,
                                       messages=[{"role": "user", "content": "Describe Paris."}])
     city = r.choices[0].message.parsed
     assert isinstance(city, City)
@@ -165,7 +165,7 @@ def test_json_object_mode(client):
 # ---------------------------------------------------------------- Responses API
 
 def test_responses_plain_and_output_text(client):
-    r = client.responses.create(model="gpt-4.1-mini", input="Write one sentence about the sea.",
+    r = client.responses.create(model="smollm2-135m-instruct", input="Write one sentence about the sea.",
                                 instructions="Be brief.")
     assert r.id.startswith("resp_") and r.status in ("completed", "incomplete")
     assert r.output_text.strip()
@@ -173,7 +173,7 @@ def test_responses_plain_and_output_text(client):
 
 
 def test_responses_stream_events(client):
-    events = list(client.responses.create(model="gpt-4.1-mini", input="Say hello.", stream=True))
+    events = list(client.responses.create(model="smollm2-135m-instruct", input="Say hello.", stream=True))
     kinds = [e.type for e in events]
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
@@ -181,8 +181,8 @@ def test_responses_stream_events(client):
 
 
 def test_responses_previous_response_id_resends_history(client):
-    first = client.responses.create(model="gpt-4.1-mini", input="My name is Ada.", max_output_tokens=16)
-    second = client.responses.create(model="gpt-4.1-mini", input="What is my name?",
+    first = client.responses.create(model="smollm2-135m-instruct", input="My name is Ada.", max_output_tokens=16)
+    second = client.responses.create(model="smollm2-135m-instruct", input="What is my name?",
                                      previous_response_id=first.id, max_output_tokens=16)
     assert second.usage.input_tokens > first.usage.input_tokens
 
@@ -190,17 +190,17 @@ def test_responses_previous_response_id_resends_history(client):
 def test_responses_function_call_round_trip(client):
     tools = [{"type": "function", "name": "get_weather", "description": "Weather for a city",
               "parameters": TOOLS[0]["function"]["parameters"]}]
-    r = client.responses.create(model="gpt-4.1-mini", input="Weather in Lima, in celsius?", tools=tools)
+    r = client.responses.create(model="smollm2-135m-instruct", input="Weather in Lima, in celsius?", tools=tools)
     call = next(o for o in r.output if o.type == "function_call")
     assert call.name == "get_weather" and "city" in json.loads(call.arguments)
-    r2 = client.responses.create(model="gpt-4.1-mini", previous_response_id=r.id, tools=tools,
+    r2 = client.responses.create(model="smollm2-135m-instruct", previous_response_id=r.id, tools=tools,
                                  input=[{"type": "function_call_output", "call_id": call.call_id,
                                          "output": json.dumps({"temp_c": 18})}])
     assert r2.output_text.strip()
 
 
 def test_responses_structured_parse(client):
-    r = client.responses.parse(model="gpt-4.1-mini", input="Describe Rome.", text_format=City)
+    r = client.responses.parse(model="smollm2-135m-instruct", input="Describe Rome.", text_format=City)
     assert isinstance(r.output_parsed, City)
 
 
@@ -247,7 +247,7 @@ def test_embeddings_float_and_dimensions(base_url):
 def test_injected_errors_raise_the_sdk_classes(base_url, directive, exc):
     c = OpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0)
     with pytest.raises(exc):
-        c.chat.completions.create(model=f"gpt-4.1-mini-{directive}", messages=[{"role": "user", "content": "hi"}])
+        c.chat.completions.create(model=f"smollm2-135m-instruct-{directive}", messages=[{"role": "user", "content": "hi"}])
 
 
 def test_bad_key_is_401(base_url):
@@ -270,7 +270,7 @@ def test_rate_limit_is_retried_twice_by_default(base_url):
     httpx.delete(f"{base_url}/_course/requests")
     c = OpenAI(base_url=f"{base_url}/v1", api_key="k")  # default max_retries=2
     with pytest.raises(openai.RateLimitError):
-        c.chat.completions.create(model="gpt-4.1-mini-simulate-429", messages=[{"role": "user", "content": "hi"}])
+        c.chat.completions.create(model="smollm2-135m-instruct-simulate-429", messages=[{"role": "user", "content": "hi"}])
     seen = [r for r in requests_seen(base_url) if r["path"] == "/v1/chat/completions"]
     assert len(seen) == 3 and all(r["status"] == 429 for r in seen)
 
@@ -278,7 +278,7 @@ def test_rate_limit_is_retried_twice_by_default(base_url):
 def test_quota_is_a_429_with_its_own_code(base_url):
     c = OpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0)
     with pytest.raises(openai.RateLimitError) as e:
-        c.chat.completions.create(model="gpt-4.1-mini-simulate-quota", messages=[{"role": "user", "content": "hi"}])
+        c.chat.completions.create(model="smollm2-135m-instruct-simulate-quota", messages=[{"role": "user", "content": "hi"}])
     assert e.value.code == "insufficient_quota"
 
 
@@ -292,7 +292,7 @@ def test_header_directive(base_url):
 def test_slow_response_times_out(base_url):
     c = OpenAI(base_url=f"{base_url}/v1", api_key="k", max_retries=0, timeout=1.0)
     with pytest.raises(openai.APITimeoutError):
-        c.chat.completions.create(model="gpt-4.1-mini-simulate-slow-3", messages=[{"role": "user", "content": "hi"}])
+        c.chat.completions.create(model="smollm2-135m-instruct-simulate-slow-3", messages=[{"role": "user", "content": "hi"}])
 
 
 def test_connection_refused():
@@ -333,32 +333,32 @@ def test_groq_sdk_plain_stream_json_tools_models(base_url):
     import groq
 
     g = groq.Groq(base_url=base_url, api_key=LOCAL_KEY)
-    r = g.chat.completions.create(model="llama-3.3-70b-versatile", messages=[{"role": "user", "content": "Hi!"}])
+    r = g.chat.completions.create(model="openai/gpt-oss-120b", messages=[{"role": "user", "content": "Hi!"}])
     assert r.choices[0].message.content and r.usage.total_tokens > 0
     pieces = [c.choices[0].delta.content or "" for c in g.chat.completions.create(
-        model="llama-3.3-70b-versatile", messages=[{"role": "user", "content": "Count to three."}], stream=True)
+        model="openai/gpt-oss-120b", messages=[{"role": "user", "content": "Count to three."}], stream=True)
         if c.choices]
     assert "".join(pieces).strip()
-    j = g.chat.completions.create(model="llama-3.3-70b-versatile", response_format={"type": "json_object"},
+    j = g.chat.completions.create(model="openai/gpt-oss-120b", response_format={"type": "json_object"},
                                   messages=[{"role": "user", "content": "A JSON object about a dog."}])
     assert isinstance(json.loads(j.choices[0].message.content), dict)
     t = g.chat.completions.create(model="openai/gpt-oss-20b", tools=TOOLS,
                                   messages=[{"role": "user", "content": "Weather in Paris?"}])
     assert t.choices[0].message.tool_calls[0].function.name == "get_weather"
-    assert "llama-3.3-70b-versatile" in [m.id for m in g.models.list().data]
+    assert "openai/gpt-oss-120b" in [m.id for m in g.models.list().data]
 
 
 def test_groq_rate_limit_headers_and_errors(base_url):
     import groq
 
     g = groq.Groq(base_url=base_url, api_key=LOCAL_KEY)
-    raw = g.chat.completions.with_raw_response.create(model="llama-3.1-8b-instant",
+    raw = g.chat.completions.with_raw_response.create(model="openai/gpt-oss-20b",
                                                       messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
     assert int(raw.headers["x-ratelimit-remaining-requests"]) >= 0
     assert raw.parse().choices[0].message.content is not None
     httpx.delete(f"{base_url}/_course/requests")
     with pytest.raises(groq.RateLimitError):
-        g.chat.completions.create(model="llama-3.1-8b-instant-simulate-429", messages=[{"role": "user", "content": "x"}])
+        g.chat.completions.create(model="openai/gpt-oss-20b-simulate-429", messages=[{"role": "user", "content": "x"}])
     seen = [r for r in requests_seen(base_url) if r["path"] == "/openai/v1/chat/completions"]
     assert len(seen) == 3
     with pytest.raises(groq.AuthenticationError):

@@ -22,7 +22,7 @@ VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL", "G
 def fake_keys() -> dict[str, str]:
     """Realistic-looking keys, built at run time so no scanner flags this file."""
     parts = [("OPENAI_API_KEY", "sk-proj-", "Ab3dE5", 8), ("GROQ_API_KEY", "gsk_", "Xy7Q", 13),
-             ("GEMINI_API_KEY", "AIza", "Qw9eRt", 6), ("HF_TOKEN", "hf_", "Kp4sLm", 6)]
+             ("GEMINI_API_KEY", "AQ.Ab", "Qw9eRt", 6), ("HF_TOKEN", "hf_", "Kp4sLm", 6)]
     return {name: prefix + chunk * n for name, prefix, chunk, n in parts}
 
 
@@ -103,6 +103,9 @@ def test_no_output_contains_a_key(clean_env, monkeypatch):
     for key in keys.values():
         assert key not in shown
         assert key[-4:] in shown  # the masked form is there
+    assert helpers.mask(keys["GEMINI_API_KEY"]) == "AQ...." + keys["GEMINI_API_KEY"][-4:]
+    assert helpers.mask(keys["GEMINI_API_KEY"]) in shown
+    assert "does not start with" not in shown  # a current Gemini key (AQ.) gets no prefix warning
     assert all(status.route(p) == "live" for p in ("openai", "gemini", "groq", "huggingface"))
 
 

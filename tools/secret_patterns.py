@@ -25,6 +25,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "OpenAI project key": re.compile(_START + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}"),
     "OpenAI key": re.compile(_START + r"sk-[A-Za-z0-9]{32,}"),
     "Google API key": re.compile(_START + r"AIza[0-9A-Za-z_-]{35}"),
+    # Gemini auth keys, the only kind AI Studio creates since 2026: 'AQ.' and 32 or more characters (AQ.Ab...).
+    "Google auth key": re.compile(_START + r"AQ\.[0-9A-Za-z_-]{32,}"),
     "Groq key": re.compile(_START + r"gsk_[A-Za-z0-9]{40,}"),
     "Hugging Face token": re.compile(_START + r"hf_[A-Za-z0-9]{30,}"),
 }
@@ -41,7 +43,7 @@ class SecretMatch:
 
 def mask(key: str) -> str:
     """``gsk_abc...xyz1`` -> ``gsk_...xyz1``: the prefix and the last four characters only."""
-    prefix = re.match(r"(sk-(?:proj|svcacct|admin)-|sk-|AIza|gsk_|hf_)", key)
+    prefix = re.match(r"(sk-(?:proj|svcacct|admin)-|sk-|AIza|AQ\.|gsk_|hf_)", key)
     return f"{prefix.group(1) if prefix else ''}...{key[-4:]}"
 
 

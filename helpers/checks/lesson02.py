@@ -28,7 +28,8 @@ def fake_keys() -> dict[str, str]:
     return {
         "openai": "sk-proj-" + "Z9y8" * 12,
         "openai (older style)": "sk-" + "P4o3" * 12,
-        "gemini": "AIza" + "K7m6" * 9,
+        "gemini": "AQ." + "Ab" + "K7m6" * 9,
+        "gemini (older style)": "AIza" + "K7m6" * 9,
         "groq": "gsk_" + "A1b2" * 12,
         "huggingface": "hf_" + "Q2w3" * 9,
         "anthropic": "sk-ant-" + "x1Y2" * 10,
@@ -51,7 +52,8 @@ def exercise_1(identify_provider: Callable[[str], str | None]) -> Verdict:
     require_done(identify_provider, exercise="Exercise 1")
     k = fake_keys()
     cases = [(k["openai"], "openai"), (k["openai (older style)"], "openai"), (k["gemini"], "gemini"),
-             (k["groq"], "groq"), (k["huggingface"], "huggingface"), (k["unknown"], None), ("", None)]
+             (k["gemini (older style)"], "gemini"), (k["groq"], "groq"), (k["huggingface"], "huggingface"),
+             (k["unknown"], None), ("", None)]
 
     def first_wrong(pairs: list[tuple[str, str | None]]) -> str:
         for key, want in pairs:
@@ -63,8 +65,8 @@ def exercise_1(identify_provider: Callable[[str], str | None]) -> Verdict:
     main = first_wrong(cases)
     return verdict("Exercise 1 · which provider?", [
         (lambda: main == "", f"{main}.",
-         "Test the prefixes with key.startswith(...): 'sk-' OpenAI, 'AIza' Gemini, 'gsk_' Groq, 'hf_' Hugging "
-         "Face; return None when none matches."),
+         "Test the prefixes with key.startswith(...): 'sk-' OpenAI, 'AQ.' (new) or 'AIza' (older) Gemini, "
+         "'gsk_' Groq, 'hf_' Hugging Face; return None when none matches."),
         (lambda: identify_provider(k["anthropic"]) is None,
          f"{mask(k['anthropic'])} is an Anthropic key (it starts with 'sk-ant-'), not an OpenAI key.",
          "Check for 'sk-ant-' before 'sk-' and return None for it."),
@@ -78,7 +80,7 @@ def exercise_2(mask_key: Callable[[Any], str]) -> Verdict:
     """Exercise 2: mask a key the way ``helpers.mask`` does."""
     require_done(mask_key, exercise="Exercise 2")
     k = fake_keys()
-    full = [k["openai"], k["gemini"], k["groq"], k["huggingface"], k["unknown"]]
+    full = [k["openai"], k["gemini"], k["gemini (older style)"], k["groq"], k["huggingface"], k["unknown"]]
     odd = ["sk-" + "abc", "gsk_" + "abc def " + "ghijklm", "hf_" + "\u00e4" * 12, None, ""]
 
     def first_wrong(values: list[Any]) -> str:
@@ -97,8 +99,8 @@ def exercise_2(mask_key: Callable[[Any], str]) -> Verdict:
          "the masked form shows too much of the key.",
          "Keep only the known prefix and the last 4 characters."),
         (lambda: normal == "", f"{normal}.",
-         "Known prefixes are 'gsk_', 'sk-', 'AIza' and 'hf_' (check 'gsk_' before 'sk-'); other keys become "
-         "'...' plus the last 4 characters."),
+         "Known prefixes are 'gsk_', 'sk-', 'AQ.', 'AIza' and 'hf_' (check 'gsk_' before 'sk-'); other keys "
+         "become '...' plus the last 4 characters."),
         (lambda: special == "", f"{special}.",
          "None or '' gives ''; a key shorter than 12 characters, or with spaces or non-ASCII characters, "
          "gives '****'."),

@@ -62,9 +62,15 @@ async def check_faults(request: Request, provider: str, model: str | None) -> No
     """Apply any requested teaching error (raises ``Reject``) or delay; 404 for retired models."""
     fault = faults.find_fault(model, request.headers.get("x-course-simulate"), api_key(request))
     if fault is None and model:
-        replacement = catalogue.replacement_for(model)
-        if replacement:
-            fault = faults.Fault("404", model=model, replacement=replacement, retired=True)
+        entry = catalogue.info(provider, model) or catalogue.find(model)
+        if entry is not None and entry.status_on() == "shut_down":
+            if entry.after_shutdown == "redirect" and entry.replacement:
+                request.scope.setdefault("course_notes", []).append(
+                    f"{entry.id} was shut down on {entry.shutdown}: the provider now answers with {entry.replacement}, "
+                    "billed at its rates, and so does the local server")
+            else:
+                fault = faults.Fault("404", model=model, replacement=entry.replacement, retired=True,
+                                     shutdown=str(entry.shutdown) if entry.shutdown else None)
     if fault is None:
         return
     if fault.kind == "slow":

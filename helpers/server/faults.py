@@ -35,7 +35,8 @@ class Fault:
     delay: float = 0.0     # seconds, for "slow"
     model: str = ""        # the model name as sent
     replacement: str | None = None  # a current model to suggest
-    retired: bool = False           # the model is in the catalogue's [retired] table
+    retired: bool = False           # the catalogue says the model is shut down
+    shutdown: str | None = None     # its shutdown date, when known
 
 
 def find_fault(model: str | None, header: str | None, api_key: str | None) -> Fault | None:
@@ -90,9 +91,12 @@ RATE_HEADERS = {"retry-after": "1", "retry-after-ms": "300", "x-ratelimit-remain
 LOCAL_NOTE = " (simulated by the course's local server)"
 
 
-def _hint_404(retired: bool, replacement: str | None) -> str:
+def _hint_404(retired: bool, replacement: str | None, shutdown: str | None = None) -> str:
+    when = f" on {shutdown}" if shutdown else ""
     if retired and replacement:
-        return f" It has been retired: use `{replacement}` instead."
+        return f" It was shut down{when}: use `{replacement}` instead."
+    if retired:
+        return f" It was shut down{when}."
     if replacement:
         return f" A current model is `{replacement}` (see helpers/models.toml)."
     return ""
@@ -102,13 +106,13 @@ def error_response(provider: str, fault: Fault) -> JSONResponse:
     """The error response ``provider`` would send for ``fault`` (not used for "slow")."""
     k, model = fault.kind, base_model(fault.model) if fault.model else "the model"
     if provider == "gemini":
-        return _gemini_fault(k, model, fault.replacement, fault.retired)
+        return _gemini_fault(k, model, fault.replacement, fault.retired, fault.shutdown)
     if provider == "huggingface":
-        return _hf_fault(k, model, fault.replacement, fault.retired)
-    return _openai_fault(provider, k, model, fault.replacement, fault.retired)
+        return _hf_fault(k, model, fault.replacement, fault.retired, fault.shutdown)
+    return _openai_fault(provider, k, model, fault.replacement, fault.retired, fault.shutdown)
 
 
-def _openai_fault(provider: str, k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
+def _openai_fault(provider: str, k: str, model: str, replacement: str | None, retired: bool, shutdown: str | None = None) -> JSONResponse:
     keys_page = "https://console.groq.com/keys" if provider == "groq" else "https://platform.openai.com/account/api-keys"
     if k == "401":
         return openai_error(401, f"Incorrect API key provided. You can find your API key at {keys_page}.{LOCAL_NOTE}",
@@ -117,7 +121,7 @@ def _openai_fault(provider: str, k: str, model: str, replacement: str | None, re
         return openai_error(403, f"You are not allowed to use {model} with this key: check the key's project and permissions.{LOCAL_NOTE}",
                             "permission_error", "model_not_allowed")
     if k == "404":
-        hint = _hint_404(retired, replacement)
+        hint = _hint_404(retired, replacement, shutdown)
         return openai_error(404, f"The model `{model}` does not exist or you do not have access to it.{hint}{LOCAL_NOTE}",
                             "invalid_request_error", "model_not_found", "model")
     if k == "429":
@@ -138,14 +142,14 @@ def _openai_fault(provider: str, k: str, model: str, replacement: str | None, re
     raise ValueError(k)
 
 
-def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
+def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool, shutdown: str | None = None) -> JSONResponse:
     if k == "401":
         return gemini_error(400, f"API key not valid. Please pass a valid API key.{LOCAL_NOTE}", reason="API_KEY_INVALID")
     if k == "403":
         return gemini_error(403, f"Method doesn't allow unregistered callers (callers without established identity). "
                             f"Please use API Key or other form of API consumer identity to call this API.{LOCAL_NOTE}")
     if k == "404":
-        hint = _hint_404(retired, replacement)
+        hint = _hint_404(retired, replacement, shutdown)
         return gemini_error(404, f"models/{model} is not found for API version v1, or is not supported for "
                             f"generateContent. Call ListModels to see the list of available models.{hint}{LOCAL_NOTE}")
     if k == "429":
@@ -165,7 +169,7 @@ def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool) ->
     raise ValueError(k)
 
 
-def _hf_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSONResponse:
+def _hf_fault(k: str, model: str, replacement: str | None, retired: bool, shutdown: str | None = None) -> JSONResponse:
     if k == "401":
         return hf_error(401, f"Invalid credentials in Authorization header{LOCAL_NOTE}")
     if k == "403":
@@ -173,7 +177,7 @@ def _hf_fault(k: str, model: str, replacement: str | None, retired: bool) -> JSO
                         "Providers on behalf of user. Create a token with the 'Make calls to Inference Providers' "
                         f"permission at https://huggingface.co/settings/tokens{LOCAL_NOTE}")
     if k == "404":
-        hint = _hint_404(retired, replacement)
+        hint = _hint_404(retired, replacement, shutdown)
         return hf_error(404, f"Model {model} does not exist or is not served by any Inference Provider.{hint}{LOCAL_NOTE}")
     if k == "429":
         return hf_error(429, f"Rate limit reached. You reached free usage limit (reset hourly).{LOCAL_NOTE}", headers={"retry-after": "1"})

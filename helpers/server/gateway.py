@@ -194,6 +194,8 @@ class InspectAndGuard:
             nonlocal recorded
             if not recorded:
                 recorded = True
+                if scope.get("course_notes"):  # what the local server did to behave as the requested model
+                    item["emulation"] = list(scope["course_notes"])
                 self.backend.inspector.finish(item, status=status, response_body=b"".join(chunks),
                                               duration_ms=(time.perf_counter() - t0) * 1000, streamed=streamed)
 

@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import models as catalogue
-from . import faults, toolcall
+import secrets
+
+from . import faults, model_rules, thinking, toolcall
 from .common import LOCAL_MODEL, Reject, backend, check_faults, engine_error, local_headers, new_id, read_json, sse
 from .embeddings import truncate
 from .engine import EngineError, Generation
@@ -240,11 +242,28 @@ def finish_reason(gen: Generation) -> str:
     return "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
 
 
-def usage(gen: Generation, candidates_tokens: int | None = None) -> dict:
+def usage(gen: Generation, candidates_tokens: int | None = None, thought: Generation | None = None) -> dict:
+    """usageMetadata; thinking is reported apart (``thoughtsTokenCount``) and billed as output."""
     out = gen.completion_tokens if candidates_tokens is None else candidates_tokens
-    return {"promptTokenCount": gen.prompt_tokens, "candidatesTokenCount": out,
-            "totalTokenCount": gen.prompt_tokens + out,
-            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": gen.prompt_tokens}]}
+    thoughts = thought.completion_tokens if thought else 0
+    u = {"promptTokenCount": gen.prompt_tokens or (thought.prompt_tokens if thought else 0),
+         "candidatesTokenCount": out, "totalTokenCount": gen.prompt_tokens + out + thoughts,
+         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": gen.prompt_tokens}]}
+    if thoughts:
+        u["thoughtsTokenCount"] = thoughts
+    return u
+
+
+def signed(part: dict, plan: model_rules.Plan) -> dict:
+    """A function-call part with a thought signature, as Gemini 3 models send it (opaque; send it back)."""
+    if plan.model is not None and plan.model.thought_signatures:
+        part["thoughtSignature"] = base64.b64encode(b"local-thought:" + secrets.token_bytes(24)).decode()
+    return part
+
+
+def thought_parts(thought: Generation | None, plan: model_rules.Plan) -> list[dict]:
+    """The thought summary part Gemini adds first when ``include_thoughts`` is on."""
+    return [{"text": thought.text, "thought": True}] if thought and plan.show_reasoning else []
 
 
 def candidate(parts: list[dict], finish: str | None, index: int = 0) -> dict:
@@ -274,9 +293,9 @@ def _enum_text(text: str) -> str:
 # ---------------------------------------------------------------------- generateContent
 
 class _Request:
-    """A generateContent body, checked and converted."""
+    """A generateContent body, checked and converted, with the requested model's rules applied."""
 
-    def __init__(self, body: dict):
+    def __init__(self, body: dict, model: str):
         if "contents" not in body:
             raise invalid("* GenerateContentRequest.contents: contents is not specified. Send "
                           "{\"contents\": [{\"role\": \"user\", \"parts\": [{\"text\": \"...\"}]}]}.")
@@ -291,8 +310,14 @@ class _Request:
         config = field(body, "generationConfig", {}) or {}
         if not isinstance(config, dict):
             raise invalid("'generationConfig' must be an object.")
+        try:
+            self.plan = model_rules.gemini_plan(model, config, self.contents)
+        except model_rules.RuleError as e:
+            raise Reject(e.gemini_response()) from None
         self.schema, self.enum = response_schema(config)
         self.opts = options(config)
+        if self.plan.drop_sampling:
+            self.opts.update(temperature=None, top_p=None)
         if self.schema is not None and self.opts["max_tokens"] is None:
             self.opts["max_tokens"] = JSON_MAX_TOKENS
         n = field(config, "candidateCount", 1)
@@ -306,27 +331,56 @@ class _Request:
         return bool(self.tools) and toolcall.should_call([{"role": self.last_role}], self.mode)
 
 
+def _noted(request: Request, req: _Request) -> None:
+    for line in req.plan.notes:
+        model_rules.note(request.scope, line)
+
+
+async def _think(engine, req: _Request) -> tuple[Generation | None, bool]:
+    """(the thinking, True when it used the whole maxOutputTokens) for one request."""
+    thought = await thinking.think(engine, req.messages, req.plan.thinking_tokens)
+    left = thinking.remaining(req.opts["max_tokens"], thought)
+    if left is not None and left <= 0:
+        return thought, True
+    if left is not None:
+        req.opts["max_tokens"] = left
+    return thought, False
+
+
+def _out_of_tokens(thought: Generation | None, req: _Request, rid: str) -> dict:
+    """The reply when thinking used every output token: no text at all, finishReason MAX_TOKENS."""
+    cand = {"content": {"role": "model", "parts": thought_parts(thought, req.plan)} if req.plan.show_reasoning
+            else {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}
+    return reply([cand], rid, usage(thinking.used_up(thought), 0, thought))
+
+
 async def generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    req = _Request(body)
+    req = _Request(body, model)
+    _noted(request, req)
     engine = backend(request).engine
     rid, headers = new_id(""), local_headers(model)
     try:
+        thought, spent = await _think(engine, req)
+        if spent:
+            return JSONResponse(_out_of_tokens(thought, req, rid), headers=headers)
         if req.wants_call():
             name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
-            cand = candidate([{"functionCall": {"name": name, "args": args}}], "STOP")
-            return JSONResponse(reply([cand], rid, usage(gen)), headers=headers)
+            parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
+            return JSONResponse(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)), headers=headers)
         gens = [await engine.generate(req.messages, json_schema=req.schema, **req.opts) for _ in range(req.n)]
     except EngineError as e:
         return engine_error("gemini", e)
-    cands = [candidate([{"text": _enum_text(g.text) if req.enum else g.text}], finish_reason(g), i)
-             for i, g in enumerate(gens)]
-    return JSONResponse(reply(cands, rid, usage(gens[0], sum(g.completion_tokens for g in gens))), headers=headers)
+    cands = [candidate(thought_parts(thought, req.plan) + [{"text": _enum_text(g.text) if req.enum else g.text}],
+                       finish_reason(g), i) for i, g in enumerate(gens)]
+    return JSONResponse(reply(cands, rid, usage(gens[0], sum(g.completion_tokens for g in gens), thought)),
+                        headers=headers)
 
 
 async def stream_generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    req = _Request(body)
+    req = _Request(body, model)
+    _noted(request, req)
     if req.n > 1:
         raise invalid("candidateCount > 1 is not supported with streaming by the local server: "
                       "use generate_content for several candidates.")
@@ -334,14 +388,17 @@ async def stream_generate_content(request: Request, model: str) -> Response:
     rid, headers = new_id(""), local_headers(model)
     sse_mode = request.query_params.get("alt") == "sse"
     try:
-        if req.wants_call():
+        thought, spent = await _think(engine, req)
+        if spent:
+            events = _single(_out_of_tokens(thought, req, rid))
+        elif req.wants_call():
             name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
-            chunk = reply([candidate([{"functionCall": {"name": name, "args": args}}], "STOP")], rid, usage(gen))
-            events = _single(chunk)
+            parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
+            events = _single(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)))
         else:
             stream = engine.stream(req.messages, json_schema=req.schema, **req.opts)
             first = await stream.__anext__()  # engine errors (too long a prompt) become a proper HTTP error
-            events = _text_chunks(first, stream, rid, req.enum)
+            events = _text_chunks(first, stream, rid, req.enum, thought, thought_parts(thought, req.plan))
     except EngineError as e:
         return engine_error("gemini", e)
     if sse_mode:
@@ -353,8 +410,11 @@ async def _single(chunk: dict):
     yield chunk
 
 
-async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
+async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool, thought: Generation | None = None,
+                       summary: list[dict] | None = None):
     """Gemini stream chunks: each carries the next piece; the last adds finishReason and usage."""
+    if summary:
+        yield reply([candidate(summary, None)], rid, None)
     held: str | None = None
     final: Generation | None = None
     item: str | Generation | None = first
@@ -376,7 +436,7 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool):
     if final is None:
         final = Generation(held or "", 0, 0)
     text = _enum_text(final.text) if enum else held or ""  # the enum value without its JSON quotes
-    yield reply([candidate([{"text": text}], finish_reason(final))], rid, usage(final))
+    yield reply([candidate([{"text": text}], finish_reason(final))], rid, usage(final, thought=thought))
 
 
 # ---------------------------------------------------------------------- countTokens
@@ -404,7 +464,7 @@ async def count_tokens(request: Request, model: str) -> Response:
 
 # ---------------------------------------------------------------------- embeddings
 
-def _embed_item(item: Any) -> tuple[str, str, int | None]:
+def _embed_item(item: Any, model: str) -> tuple[str, str, int | None]:
     """(text, "query" or "passage", outputDimensionality) for one EmbedContentRequest."""
     if not isinstance(item, dict):
         raise invalid("Each embedding request must be an object with a 'content'.")
@@ -424,6 +484,10 @@ def _embed_item(item: Any) -> tuple[str, str, int | None]:
     dims = field(item, "outputDimensionality")
     if dims is not None and (not isinstance(dims, int) or dims < 1):
         raise invalid(f"outputDimensionality must be a positive integer, not {dims!r}.")
+    try:
+        model_rules.check_dimensions("gemini", model, dims, "outputDimensionality")
+    except model_rules.RuleError as e:
+        raise Reject(e.gemini_response()) from None
     return text, "passage" if task == "RETRIEVAL_DOCUMENT" else "query", dims
 
 
@@ -444,7 +508,7 @@ async def _embed(request: Request, items: list[tuple[str, str, int | None]]) -> 
 
 async def embed_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    values = (await _embed(request, [_embed_item(body)]))[0]
+    values = (await _embed(request, [_embed_item(body, model)]))[0]
     return JSONResponse({"embedding": {"values": values}}, headers=local_headers(model))
 
 
@@ -453,14 +517,14 @@ async def batch_embed_contents(request: Request, model: str) -> Response:
     reqs = field(body, "requests")
     if not isinstance(reqs, list) or not reqs:
         raise invalid("batchEmbedContents needs 'requests': a non-empty list of {model, content} objects.")
-    vectors = await _embed(request, [_embed_item(r) for r in reqs])
+    vectors = await _embed(request, [_embed_item(r, model) for r in reqs])
     return JSONResponse({"embeddings": [{"values": v} for v in vectors]}, headers=local_headers(model))
 
 
 # ---------------------------------------------------------------------- models
 
 def model_ids() -> list[tuple[str, list[str]]]:
-    """The catalogue's Gemini models with the methods each supports here."""
+    """The catalogue's Gemini models still answering today, with the methods each supports here."""
     entry = catalogue.catalogue().get("gemini", {})
     out: dict[str, list[str]] = {}
     for key in ("chat", "tools"):
@@ -468,8 +532,9 @@ def model_ids() -> list[tuple[str, list[str]]]:
             out[entry[key]] = CHAT_METHODS
     for mid in entry.get("fallbacks", []):
         out.setdefault(mid, CHAT_METHODS)
-    if isinstance(entry.get("embeddings"), str):
-        out[entry["embeddings"]] = EMBED_METHODS
+    for (provider, mid), m in catalogue.entries().items():
+        if provider == "gemini" and m.status_on() != "shut_down":
+            out.setdefault(mid, EMBED_METHODS if m.dimensions else CHAT_METHODS)
     return list(out.items())
 
 
@@ -480,16 +545,18 @@ def model_obj(mid: str, methods: list[str] | None = None) -> dict:
     methods = methods or known.get(mid) or (EMBED_METHODS if "embedding" in mid else CHAT_METHODS)
     note = "" if mid in known else " This id is not in the course catalogue; the local server answers to any name."
     chat = "embedContent" not in methods
+    m = catalogue.info("gemini", mid)
     d: dict[str, Any] = {
         "name": f"models/{mid}", "baseModelId": mid, "version": "local",
         "displayName": f"{mid} (local stand-in)",
         "description": f"Served by the course's local server: answers come from {LOCAL_MODEL}, not from Google. "
                        f"Token limits are the local model's.{note}",
-        "inputTokenLimit": LOCAL_CONTEXT if chat else 512,
-        "outputTokenLimit": 2048 if chat else 1,
+        "inputTokenLimit": (m.context_tokens if m and m.context_tokens else LOCAL_CONTEXT) if chat else 2048,
+        "outputTokenLimit": (m.max_output_tokens if m and m.max_output_tokens else 2048) if chat else 1,
         "supportedGenerationMethods": list(methods)}
     if chat:
-        d.update({"temperature": 1.0, "topP": 0.95, "topK": 64, "maxTemperature": 2.0, "thinking": False})
+        d.update({"temperature": 1.0, "topP": 0.95, "topK": 64, "maxTemperature": 2.0,
+                  "thinking": bool(m and m.reasoning != "none")})
     return d
 
 

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import models as catalogue
-from . import toolcall
+from . import model_rules, thinking, toolcall
 from .common import (LOCAL_MODEL, Reject, backend, check_faults, engine_error, local_headers, new_id, now,
                      read_json, sse)
 from .embeddings import truncate
@@ -121,17 +121,39 @@ def options(body: dict) -> dict[str, Any]:
             "seed": body.get("seed")}
 
 
-def usage(gen: Generation, provider: str, elapsed: float | None = None) -> dict:
-    u: dict[str, Any] = {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                         "total_tokens": gen.prompt_tokens + gen.completion_tokens}
-    if provider == "groq" and elapsed is not None:
-        u.update({"queue_time": 0.0, "prompt_time": round(gen.timings.get("prompt_ms", 0) / 1000, 4),
-                  "completion_time": round(gen.timings.get("predicted_ms", 0) / 1000, 4),
-                  "total_time": round(elapsed, 4)})
+def usage(gen: Generation, provider: str, elapsed: float | None = None, thought: Generation | None = None) -> dict:
+    """OpenAI-style usage; reasoning tokens (``thought``) are output tokens, as providers bill them."""
+    reasoning = thought.completion_tokens if thought else 0
+    out = gen.completion_tokens + reasoning
+    u: dict[str, Any] = {"prompt_tokens": gen.prompt_tokens, "completion_tokens": out,
+                         "total_tokens": gen.prompt_tokens + out}
+    if provider == "groq":
+        if elapsed is not None:
+            u.update({"queue_time": 0.0, "prompt_time": round(gen.timings.get("prompt_ms", 0) / 1000, 4),
+                      "completion_time": round(gen.timings.get("predicted_ms", 0) / 1000, 4),
+                      "total_time": round(elapsed, 4)})
     else:
         u["prompt_tokens_details"] = {"cached_tokens": 0}
-        u["completion_tokens_details"] = {"reasoning_tokens": 0}
+        u["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     return u
+
+
+def planned(request: Request, provider: str, model: str, body: dict, api: str) -> model_rules.Plan:
+    """The requested model's rules for this request (a provider-shaped 400 when it would reject it)."""
+    try:
+        plan = model_rules.openai_plan(provider, model, body, api=api)
+    except model_rules.RuleError as e:
+        raise Reject(e.hf_response() if provider == "huggingface" else e.openai_response()) from None
+    for line in plan.notes:
+        model_rules.note(request.scope, line)
+    return plan
+
+
+def apply_plan(opts: dict, plan: model_rules.Plan) -> dict:
+    """Sampling options as the model uses them (temperature and top_p dropped where it ignores them)."""
+    if plan.drop_sampling:
+        opts = {**opts, "temperature": None, "top_p": None}
+    return opts
 
 
 # ---------------------------------------------------------------------- chat completions
@@ -154,6 +176,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     await check_faults(request, provider, model)
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise Reject(engine_error(provider, EngineError(400, "'messages' must be a non-empty list of messages.")))
+    plan = planned(request, provider, model, body, "chat")
     try:
         messages = to_engine_messages(body["messages"])
     except ValueError as e:
@@ -162,7 +185,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     tools = function_tools(body.get("tools"))
     mode, forced = forced_tool(body.get("tool_choice"))
     schema = schema_from_response_format(body.get("response_format"))
-    opts = options(body)
+    opts = apply_plan(options(body), plan)
     cid, created, t0, groq_id = new_id("chatcmpl-"), now(), time.perf_counter(), new_id("req_")
     headers = local_headers(model)
     if provider == "groq":
@@ -178,31 +201,50 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
         return d
 
     try:
+        thought = await thinking.think(engine, messages, plan.thinking_tokens)
+        left = thinking.remaining(opts["max_tokens"], thought)
+        reasoning = {"reasoning": thought.text} if thought and plan.show_reasoning else {}
+        if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
+            gen = thinking.used_up(thought)
+            if body.get("stream"):
+                return StreamingResponse(_stream_text(envelope, _nothing(gen), body, provider, t0, thought, reasoning),
+                                         media_type="text/event-stream", headers=headers)
+            msg = {"role": "assistant", "content": "", "refusal": None, **reasoning}
+            return JSONResponse(envelope(choices=[{"index": 0, "message": msg, "logprobs": None,
+                                                   "finish_reason": "length"}],
+                                         usage=usage(gen, provider, time.perf_counter() - t0, thought)), headers=headers)
+        if left is not None:
+            opts["max_tokens"] = left
         if tools and toolcall.should_call(body["messages"], mode):
             name, args, gen = await toolcall.make_call(engine, messages, tools, forced, **opts)
             call = {"id": new_id("call_"), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             if body.get("stream"):
-                return StreamingResponse(_stream_tool_call(envelope, call, gen, body, provider, t0),
+                return StreamingResponse(_stream_tool_call(envelope, call, gen, body, provider, t0, thought, reasoning),
                                          media_type="text/event-stream", headers=headers)
-            msg = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+            msg = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None, **reasoning}
             return JSONResponse(envelope(choices=[{"index": 0, "message": msg, "logprobs": None,
                                                    "finish_reason": "tool_calls"}],
-                                         usage=usage(gen, provider, time.perf_counter() - t0)), headers=headers)
+                                         usage=usage(gen, provider, time.perf_counter() - t0, thought)), headers=headers)
         if body.get("stream"):
             stream = engine.stream(messages, json_schema=schema, **opts)
-            return StreamingResponse(_stream_text(envelope, stream, body, provider, t0),
+            return StreamingResponse(_stream_text(envelope, stream, body, provider, t0, thought, reasoning),
                                      media_type="text/event-stream", headers=headers)
         n = max(1, min(int(body.get("n") or 1), 4))
         top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
         gens = [await engine.generate(messages, json_schema=schema, top_logprobs=top, **opts) for _ in range(n)]
     except EngineError as e:
         return engine_error(provider, e)
-    choices = [{"index": i, "message": {"role": "assistant", "content": g.text, "refusal": None},
+    choices = [{"index": i, "message": {"role": "assistant", "content": g.text, "refusal": None, **reasoning},
                 "logprobs": {"content": g.logprobs} if g.logprobs is not None else None,
                 "finish_reason": g.finish_reason} for i, g in enumerate(gens)]
     total = Generation("", gens[0].prompt_tokens, sum(g.completion_tokens for g in gens), timings=gens[0].timings)
-    return JSONResponse(envelope(choices=choices, usage=usage(total, provider, time.perf_counter() - t0)),
+    return JSONResponse(envelope(choices=choices, usage=usage(total, provider, time.perf_counter() - t0, thought)),
                         headers=headers)
+
+
+async def _nothing(gen: Generation):
+    """A stream with no text, only the final generation (when thinking used the whole limit)."""
+    yield gen
 
 
 def _chunk(envelope, delta: dict, finish: str | None = None, **extra: Any) -> dict:
@@ -211,8 +253,11 @@ def _chunk(envelope, delta: dict, finish: str | None = None, **extra: Any) -> di
     return d
 
 
-async def _stream_text(envelope, stream, body: dict, provider: str, t0: float):
+async def _stream_text(envelope, stream, body: dict, provider: str, t0: float, thought: Generation | None = None,
+                       reasoning: dict | None = None):
     yield sse(_chunk(envelope, {"role": "assistant", "content": ""}))
+    if reasoning:
+        yield sse(_chunk(envelope, reasoning))
     final: Generation | None = None
     try:
         async for piece in stream:
@@ -226,17 +271,20 @@ async def _stream_text(envelope, stream, body: dict, provider: str, t0: float):
     assert final is not None
     last = _chunk(envelope, {}, final.finish_reason)
     if provider == "groq":
-        last["x_groq"]["usage"] = usage(final, provider, time.perf_counter() - t0)
+        last["x_groq"]["usage"] = usage(final, provider, time.perf_counter() - t0, thought)
     yield sse(last)
     if (body.get("stream_options") or {}).get("include_usage"):
-        d = envelope(choices=[], usage=usage(final, provider, time.perf_counter() - t0))
+        d = envelope(choices=[], usage=usage(final, provider, time.perf_counter() - t0, thought))
         d["object"] = "chat.completion.chunk"
         yield sse(d)
     yield sse("[DONE]")
 
 
-async def _stream_tool_call(envelope, call: dict, gen: Generation, body: dict, provider: str, t0: float):
+async def _stream_tool_call(envelope, call: dict, gen: Generation, body: dict, provider: str, t0: float,
+                            thought: Generation | None = None, reasoning: dict | None = None):
     yield sse(_chunk(envelope, {"role": "assistant", "content": None}))
+    if reasoning:
+        yield sse(_chunk(envelope, reasoning))
     head = {"index": 0, "id": call["id"], "type": "function",
             "function": {"name": call["function"]["name"], "arguments": ""}}
     yield sse(_chunk(envelope, {"tool_calls": [head]}))
@@ -245,10 +293,10 @@ async def _stream_tool_call(envelope, call: dict, gen: Generation, body: dict, p
         yield sse(_chunk(envelope, {"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 16]}}]}))
     last = _chunk(envelope, {}, "tool_calls")
     if provider == "groq":
-        last["x_groq"]["usage"] = usage(gen, provider, time.perf_counter() - t0)
+        last["x_groq"]["usage"] = usage(gen, provider, time.perf_counter() - t0, thought)
     yield sse(last)
     if (body.get("stream_options") or {}).get("include_usage"):
-        d = envelope(choices=[], usage=usage(gen, provider))
+        d = envelope(choices=[], usage=usage(gen, provider, thought=thought))
         d["object"] = "chat.completion.chunk"
         yield sse(d)
     yield sse("[DONE]")
@@ -291,10 +339,15 @@ def responses_input(body: dict) -> list[dict]:
     return msgs
 
 
-def _response_object(rid: str, body: dict, output: list[dict], gen: Generation | None, status: str = "completed") -> dict:
+def _response_object(rid: str, body: dict, output: list[dict], gen: Generation | None, status: str = "completed",
+                     thought: Generation | None = None) -> dict:
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+    reasoning = thought.completion_tokens if thought else 0
+    if thought is not None:  # reasoning models list their (encrypted, unshown) reasoning as an output item
+        output = [{"type": "reasoning", "id": new_id("rs_"), "summary": []}] + output
     return {"id": rid, "object": "response", "created_at": now(), "status": status, "model": LOCAL_MODEL,
-            "output": output, "error": None, "incomplete_details": None,
+            "output": output, "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
             "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
             "parallel_tool_calls": True, "previous_response_id": body.get("previous_response_id"),
             "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
@@ -302,8 +355,9 @@ def _response_object(rid: str, body: dict, output: list[dict], gen: Generation |
             "text": {"format": fmt}, "truncation": "disabled", "metadata": {}, "store": True,
             "usage": None if gen is None else {
                 "input_tokens": gen.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens": gen.completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": gen.prompt_tokens + gen.completion_tokens}}
+                "output_tokens": gen.completion_tokens + reasoning,
+                "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": gen.prompt_tokens + gen.completion_tokens + reasoning}}
 
 
 def _remember(rid: str, msgs: list[dict], output: list[dict]) -> None:
@@ -325,6 +379,7 @@ async def responses(request: Request) -> Response:
     body = await read_json(request, provider, ("model", "input"))
     model = str(body["model"])
     await check_faults(request, provider, model)
+    plan = planned(request, provider, model, body, "responses")
     try:
         chat_msgs = responses_input(body)
         messages = to_engine_messages(chat_msgs)
@@ -335,29 +390,36 @@ async def responses(request: Request) -> Response:
     schema = schema_from_response_format(fmt if fmt.get("type") != "json_schema" else {"type": "json_schema", "json_schema": fmt})
     tools = function_tools([t for t in body.get("tools") or [] if t.get("type") == "function"])
     mode, forced = forced_tool(body.get("tool_choice"))
-    opts = options(body)
+    opts = apply_plan(options(body), plan)
     rid, mid = new_id("resp_"), new_id("msg_")
     headers = local_headers(model)
     try:
+        thought = await thinking.think(engine, messages, plan.thinking_tokens)
+        left = thinking.remaining(opts["max_tokens"], thought)
+        if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
+            obj = _response_object(rid, body, [], thinking.used_up(thought), "incomplete", thought)
+            return JSONResponse(obj, headers=headers)
+        if left is not None:
+            opts["max_tokens"] = left
         if tools and toolcall.should_call(chat_msgs, mode):
             name, args, gen = await toolcall.make_call(engine, messages, tools, forced, **opts)
             output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
                        "arguments": json.dumps(args), "status": "completed"}]
             _remember(rid, chat_msgs, output)
-            obj = _response_object(rid, body, output, gen)
+            obj = _response_object(rid, body, output, gen, thought=thought)
             if body.get("stream"):
                 return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
             return JSONResponse(obj, headers=headers)
         if body.get("stream"):
             stream = engine.stream(messages, json_schema=schema, **opts)
-            return StreamingResponse(_stream_response(rid, mid, body, chat_msgs, stream),
+            return StreamingResponse(_stream_response(rid, mid, body, chat_msgs, stream, thought),
                                      media_type="text/event-stream", headers=headers)
         gen = await engine.generate(messages, json_schema=schema, **opts)
     except EngineError as e:
         return engine_error(provider, e)
     output = [_message_item(mid, gen.text)]
     _remember(rid, chat_msgs, output)
-    return JSONResponse(_response_object(rid, body, output, gen, _status(gen)), headers=headers)
+    return JSONResponse(_response_object(rid, body, output, gen, _status(gen), thought), headers=headers)
 
 
 def _status(gen: Generation) -> str:
@@ -379,7 +441,8 @@ class _Seq:
         return sse(payload, event=kind)
 
 
-async def _stream_response(rid: str, mid: str, body: dict, chat_msgs: list[dict], stream):
+async def _stream_response(rid: str, mid: str, body: dict, chat_msgs: list[dict], stream,
+                           thought: Generation | None = None):
     seq = _Seq()
     skeleton = _response_object(rid, body, [], None, "in_progress")
     yield seq.event("response.created", response=skeleton)
@@ -407,7 +470,7 @@ async def _stream_response(rid: str, mid: str, body: dict, chat_msgs: list[dict]
     done = _message_item(mid, final.text)
     yield seq.event("response.output_item.done", output_index=0, item=done)
     _remember(rid, chat_msgs, [done])
-    yield seq.event("response.completed", response=_response_object(rid, body, [done], final, _status(final)))
+    yield seq.event("response.completed", response=_response_object(rid, body, [done], final, _status(final), thought))
 
 
 async def _stream_done_items(obj: dict):
@@ -429,9 +492,9 @@ def model_ids(provider: str) -> list[str]:
     cat = catalogue.catalogue()
     key = "openai" if provider == "openai" else provider
     entry = cat.get(key, {})
-    ids = [v for k, v in entry.items() if isinstance(v, str) and k not in
-           ("label", "verified", "pricing_url", "prices_checked", "base_url")]
+    ids = [catalogue.get(key, p) for p in catalogue.purposes(key)] if key in catalogue.PROVIDERS else []
     ids += list(entry.get("fallbacks", []))
+    ids += [mid for (p, mid), m in catalogue.entries().items() if p == key and m.status_on() != "shut_down"]
     ids.append(cat["local"]["chat"])
     if provider == "lmstudio":
         ids = [cat["local"]["chat"], "text-embedding-multilingual-e5-small"]
@@ -472,6 +535,10 @@ async def embeddings(request: Request, provider: str | None = None) -> Response:
         raise Reject(engine_error(provider, EngineError(400, "'input' must be a non-empty string or list of strings.")))
     if any(t == "" for t in texts):
         raise Reject(engine_error(provider, EngineError(400, "'input' cannot contain an empty string.")))
+    try:
+        model_rules.check_dimensions(provider, model, body.get("dimensions"))
+    except model_rules.RuleError as e:
+        raise Reject(e.hf_response() if provider == "huggingface" else e.openai_response()) from None
     b = backend(request)
     import anyio
 
