@@ -1,4 +1,5 @@
-"""Live test runs (``make test-live``): skip the notebooks whose provider has no key.
+"""Live test runs (``make test-live``): skip the notebooks whose provider has no key. Every run: say which
+catalogue models shut down within 60 days (printed, never a failure: `make preflight` fails on those).
 
 In ``COURSE_MODE=live`` a notebook about one provider (``NN_openai``, ``NN_gemini``, ``NN_groq``,
 ``NN_huggingface``, ``NN_lmstudio``) runs only when that provider's key is found (LM Studio: when
@@ -44,3 +45,17 @@ def pytest_collection_modifyitems(config, items):
         missing = [p for p in needed if not _available(p)]
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"live mode: no key (or server) for {', '.join(missing)}"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After the results: the catalogue entries within 60 days of their shutdown (a reminder, not a failure)."""
+    from helpers import models
+
+    soon = models.upcoming_shutdowns(60)
+    if not soon:
+        return
+    terminalreporter.section("models shutting down within 60 days (helpers/models.toml)")
+    for m in soon:
+        instead = f"; replacement: {m.replacement}" if m.replacement else ""
+        used = " [a course default]" if any(p == m.provider and mid == m.id for p, _, mid in models.in_use()) else ""
+        terminalreporter.write_line(f"{m.shutdown}  {m.provider:<12} {m.id}{used}{instead}")

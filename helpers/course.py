@@ -223,6 +223,7 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
             if s.route == "local":
                 s.model = f"{s.model} → {models.local_model_name()}" if s.provider != "lmstudio" else models.local_model_name()
     _describe_lmstudio(lm, server, chosen)
+    notes += models.shutdown_notices()  # a model in use past, or within 30 days of, its shutdown date
     return _show(CourseStatus(chosen, statuses, server, notes))
 
 

@@ -24,6 +24,51 @@ def _status(error: BaseException) -> int | None:
     return None
 
 
+# (what the provider's message says, what to change): one sentence each, for the parameters that today's
+# reasoning models reject (helpers/models.toml lists which model rejects what, with sources).
+PARAMETER_ADVICE = (
+    ("'max_tokens' is not supported", "send max_completion_tokens instead of max_tokens."),
+    ("Unknown parameter: 'max_tokens'", "the Responses API takes max_output_tokens, not max_tokens."),
+    ("'temperature' does not support", "leave temperature out, or send reasoning_effort=\"none\" with it (GPT-6 and "
+     "GPT-5.6 models take a temperature only with reasoning off)."),
+    ("'temperature' is not supported", "leave temperature out, or send reasoning={\"effort\": \"none\"} with it."),
+    ("'top_p' ", "leave top_p out, or send reasoning_effort=\"none\" with it."),
+    ("'logprobs' is not supported", "logprobs need reasoning_effort=\"none\" on OpenAI's reasoning models; Groq does "
+     "not return them at all."),
+    ("is not supported by Groq", "Groq does not support this parameter: leave it out."),
+    ("Function tools with reasoning_effort", "send reasoning_effort=\"none\" with tools in Chat Completions, or use "
+     "the Responses API."),
+    ("reasoning_effort must be one of", "use one of the levels the message lists (Groq's gpt-oss models: low, medium "
+     "or high; they cannot turn reasoning off)."),
+    ("'reasoning_effort' does not support", "use one of the levels the message lists."),
+    ("Supported values are", "use one of the values the message lists."),
+    ("`reasoning_effort` is not supported", "this model does not reason: leave reasoning_effort out."),
+    ("`reasoning_format` is not supported", "use include_reasoning=True or False to show or hide the reasoning."),
+    ("Thinking level", "use a thinking_level the model accepts: helpers.models.info('gemini', MODEL).reasoning_levels "
+     "lists them."),
+    ("one of thinking budget and thinking level", "send thinking_level or thinking_budget, not both "
+     "(thinking_level on Gemini 3 models)."),
+    ("Budget 0 is invalid", "this model always thinks: send thinking_level=\"low\" instead of thinking_budget=0."),
+    ("thought_signature", "append the model's own content (response.candidates[0].content) to the conversation, so "
+     "its thought signature goes back with the function call."),
+    ("number of function response parts", "send the responses to all function calls of one turn together, in one "
+     "Content with one part per call."),
+    ("messages with role 'tool' must be a response", "a tool message must follow the assistant message whose "
+     "tool_calls it answers (same tool_call_id)."),
+    ("must be followed by tool messages", "answer every tool call of the assistant message with a tool message "
+     "before anything else."),
+    ("'n' must be at most", "ask for one answer (n=1) and call again for more."),
+    ("candidateCount", "ask for one candidate and call again for more."),
+    ("dimensions", "ask for a number of dimensions inside the range the message gives."),
+    ("output_dimensionality", "ask for an output_dimensionality inside the range the message gives."),
+)
+
+
+def parameter_advice(message: str) -> str | None:
+    """One sentence on what to change, for a 400 that names a parameter the model rejects (else None)."""
+    return next((advice for needle, advice in PARAMETER_ADVICE if needle in message), None)
+
+
 def explain(error: BaseException, model: str | None = None) -> str:
     """A plain-words explanation of ``error`` with the next step; never contains a key."""
     provider = _provider(error)
@@ -59,5 +104,8 @@ def explain(error: BaseException, model: str | None = None) -> str:
     if status is not None and status >= 500:
         return f"{label} had a server problem ({status}). It is usually brief: retry after a moment."
     if status == 400:
+        advice = parameter_advice(text)
+        if advice:
+            return f"{label} rejected a parameter for this model (400): {advice}"
         return f"{label} refused the request as malformed (400): check the parameters. The message says which."
     return f"{name}: {text[:200]}"

@@ -134,7 +134,7 @@ def _model(provider: str, model_id: str, raw: dict, path: Path) -> Model:
             raise CatalogueError(f"{where}, field {name!r}: expected {getattr(kind, '__name__', kind)}, "
                                  f"got {value!r}.")
         if allowed and value not in allowed:
-            raise CatalogueError(f"{where}, field {name!r}: {value!r} is not one of {', '.join(allowed)}.")
+            raise CatalogueError(f"{where}, field {name!r}: {value!r} is not one of {', '.join(map(str, allowed))}.")
         values[name] = value
     for name in DATE_FIELDS:
         if name in values:

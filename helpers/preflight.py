@@ -1,5 +1,6 @@
 """Instructor pre-flight: will the course work in front of a class?  ``python -m helpers preflight``
 
+Always: no default model in helpers/models.toml is past its shutdown date (within 30 days: a warning).
 With keys, for each provider whose key is found: the key is accepted, the catalogue's models are
 offered to this account (missing ones are flagged as retired or not available to new accounts), one
 tiny request per default model succeeds, and the rate-limit headroom the provider reports is shown.
@@ -65,6 +66,44 @@ def _remaining(headers) -> str:
     return ", ".join(parts) or "no rate-limit headers in the response"
 
 
+def tiny_settings(provider: str, model: str) -> dict:
+    """Settings for the smallest useful request to ``model``, from its catalogue entry.
+
+    Reasoning models need their reasoning turned as low as it goes, and room for what is left of it,
+    or a 5-token request comes back empty (and with ``max_tokens`` it is a 400 on OpenAI's).
+    """
+    m = models.info(provider, model)
+    lowest = m.reasoning_levels[0] if m and m.reasoning_levels else None
+    if provider == "gemini":
+        thinking = {"thinking_level": lowest} if m and m.reasoning_param == "thinking_level" else (
+            {"thinking_budget": 0} if m and m.reasoning == "optional" else None)
+        return {"max_output_tokens": 64 if thinking is None or lowest not in (None, "minimal") else 16,
+                **({"thinking_config": thinking} if thinking else {})}
+    if provider == "huggingface" or (m is None and provider == "lmstudio"):
+        return {"max_tokens": 5}
+    limit = {"max_completion_tokens": 16 if not m or m.reasoning == "none" or lowest == "none" else 256}
+    if m and m.reasoning_param == "reasoning_effort" and lowest:
+        limit["reasoning_effort"] = lowest
+    return limit
+
+
+def check_lifecycle() -> list[Check]:
+    """Every default model the course uses: FAIL once past its shutdown date, WARN within 30 days of it."""
+    checks = []
+    for provider, purpose, model in models.in_use():
+        m = models.info(provider, model)
+        if m is None:
+            checks.append(Check(provider, f"{purpose} model {model}", WARN, "not in helpers/models.toml: add an entry "
+                                "with its capabilities and shutdown date"))
+            continue
+        notice = models.shutdown_notice(provider, model)
+        if m.status_on() == "shut_down":
+            checks.append(Check(provider, f"{purpose} model {model} is shut down", FAIL, notice or ""))
+        elif notice:
+            checks.append(Check(provider, f"{purpose} model {model} shuts down soon", WARN, notice))
+    return checks
+
+
 def _catalogue_models(provider: str, purposes: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for p in purposes:
@@ -111,7 +150,8 @@ def check_openai_like(provider: str) -> list[Check]:
             continue
         model = wanted[purpose]
         try:
-            raw = client.chat.completions.with_raw_response.create(model=model, messages=PROMPT, max_tokens=5)
+            raw = client.chat.completions.with_raw_response.create(model=model, messages=PROMPT,
+                                                                   **tiny_settings(provider, model))
             raw.parse()
             checks.append(Check(provider, f"tiny request to {model} ({purpose})", OK, _remaining(raw.headers)))
         except Exception as e:  # noqa: BLE001
@@ -142,7 +182,7 @@ def check_gemini() -> list[Check]:
         model = wanted[purpose]
         try:
             client.models.generate_content(model=model, contents="Reply with the word OK.",
-                                           config=types.GenerateContentConfig(max_output_tokens=5))
+                                           config=types.GenerateContentConfig(**tiny_settings("gemini", model)))
             checks.append(Check("gemini", f"tiny request to {model} ({purpose})", OK,
                                 "Gemini reports no rate-limit headers; see AI Studio's usage page"))
         except Exception as e:  # noqa: BLE001
@@ -190,9 +230,9 @@ def check_local() -> list[Check]:
                     f"{eng['kind']} ({eng['model']})" + (f": {eng['error']}" if eng.get("error") else ""))]
     probes = {
         "openai": lambda: __import__("openai").OpenAI().chat.completions.create(
-            model=models.chat("openai"), messages=PROMPT, max_tokens=3),
+            model=models.chat("openai"), messages=PROMPT, **tiny_settings("openai", models.chat("openai"))),
         "groq": lambda: __import__("groq").Groq().chat.completions.create(
-            model=models.chat("groq"), messages=PROMPT, max_tokens=3),
+            model=models.chat("groq"), messages=PROMPT, **tiny_settings("groq", models.chat("groq"))),
         "gemini": lambda: _gemini_probe(),
         "huggingface": lambda: __import__("huggingface_hub").InferenceClient().chat_completion(
             PROMPT, model=models.chat("huggingface"), max_tokens=3),
@@ -215,7 +255,7 @@ def _gemini_probe():
 
     client = genai.Client()
     return client.models.generate_content(model=models.chat("gemini"), contents="Say OK",
-                                          config=types.GenerateContentConfig(max_output_tokens=3))
+                                          config=types.GenerateContentConfig(**tiny_settings("gemini", models.chat("gemini"))))
 
 
 def run(local: bool = True) -> list[Check]:
@@ -224,7 +264,7 @@ def run(local: bool = True) -> list[Check]:
 
     with redirect_stdout(io.StringIO()):
         found = find_keys()
-    checks: list[Check] = []
+    checks: list[Check] = check_lifecycle()
     for provider, info in found.items():
         if not info.ok:
             why = " ".join(info.problems) if info.problems else "no key found"
