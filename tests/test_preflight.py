@@ -12,7 +12,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from helpers import course, preflight
+from helpers import course, models, preflight
 
 KEY_VARS = ["OPENAI_API_KEY", "GROQ_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "HF_TOKEN", "OPENAI_BASE_URL",
             "GROQ_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "COURSE_MODE"]
@@ -70,7 +70,7 @@ def test_a_retired_default_model_fails_the_preflight(keys_pointing_at_local_serv
         code = preflight.main(["--no-local"])
     text = out.getvalue()
     assert code == 1
-    assert "[FAIL]" in text and "gpt-3.5-turbo-0301" in text and "gpt-4.1-mini" in text
+    assert "[FAIL]" in text and "gpt-3.5-turbo-0301" in text and models.replacement_for("gpt-3.5-turbo-0301") in text
 
 
 def test_a_rejected_key_fails_with_what_to_do(keys_pointing_at_local_server, monkeypatch):

@@ -327,17 +327,17 @@ def test_embed_several_texts_similarity_and_dimensions(client, base_url):
     assert cosine(a, b) > cosine(a, c)
     assert cosine(a, b) > cosine(b, c)
     small = client.models.embed_content(model=EMBED, contents=texts,
-                                        config=types.EmbedContentConfig(output_dimensionality=64))
-    assert [len(e.values) for e in small.embeddings] == [64, 64, 64]
+                                        config=types.EmbedContentConfig(output_dimensionality=128))
+    assert [len(e.values) for e in small.embeddings] == [128, 128, 128]
     assert abs(np.linalg.norm(small.embeddings[0].values) - 1) < 1e-3
-    assert last_body(base_url, ":batchEmbedContents")["requests"][0]["outputDimensionality"] == 64
+    assert last_body(base_url, ":batchEmbedContents")["requests"][0]["outputDimensionality"] == 128
 
 
 def test_embed_content_rest_endpoint(base_url):
     r = httpx.post(f"{base_url}/v1beta/models/{EMBED}:embedContent", headers=KEY_HEADER,
-                   timeout=HTTP_TIMEOUT, json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 16})
+                   timeout=HTTP_TIMEOUT, json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 128})
     assert r.status_code == 200
-    assert len(r.json()["embedding"]["values"]) == 16
+    assert len(r.json()["embedding"]["values"]) == 128
 
 
 # ---------------------------------------------------------------- models

@@ -343,7 +343,7 @@ def test_404_names_a_current_model(hf):
     assert err.value.response.status_code == 404 and CHAT in err.value.server_message
     with pytest.raises(HfHubHTTPError) as err:  # gpt2 is retired: the message names its replacement
         hf.text_generation("Hello", model="gpt2")
-    assert err.value.response.status_code == 404 and hf_model("text_generation") in err.value.server_message
+    assert err.value.response.status_code == 404 and catalogue.replacement_for("gpt2") in err.value.server_message
 
 
 def test_malformed_json_is_a_400_and_the_server_keeps_serving(base_url):

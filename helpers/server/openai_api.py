@@ -505,7 +505,9 @@ def _model_obj(mid: str, provider: str) -> dict:
     d = {"id": mid, "object": "model", "created": 1700000000,
          "owned_by": "course-local-server (answers with smollm2-135m-instruct)"}
     if provider == "groq":
-        d.update({"active": True, "context_window": 8192, "public_apps": None, "max_completion_tokens": 8192})
+        m = catalogue.info("groq", mid)
+        d.update({"active": True, "context_window": (m and m.context_tokens) or 8192, "public_apps": None,
+                  "max_completion_tokens": (m and m.max_output_tokens) or 8192})
     return d
 
 
