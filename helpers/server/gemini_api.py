@@ -338,7 +338,7 @@ def _noted(request: Request, req: _Request) -> None:
 
 async def _think(engine, req: _Request) -> tuple[Generation | None, bool]:
     """(the thinking, True when it used the whole maxOutputTokens) for one request."""
-    thought = await thinking.think(engine, req.messages, req.plan.thinking_tokens)
+    thought = await thinking.think(engine, req.messages, req.plan.thinking_tokens, req.opts["max_tokens"])
     left = thinking.remaining(req.opts["max_tokens"], thought)
     if left is not None and left <= 0:
         return thought, True

@@ -201,7 +201,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
         return d
 
     try:
-        thought = await thinking.think(engine, messages, plan.thinking_tokens)
+        thought = await thinking.think(engine, messages, plan.thinking_tokens, opts["max_tokens"])
         left = thinking.remaining(opts["max_tokens"], thought)
         reasoning = {"reasoning": thought.text} if thought and plan.show_reasoning else {}
         if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
@@ -394,7 +394,7 @@ async def responses(request: Request) -> Response:
     rid, mid = new_id("resp_"), new_id("msg_")
     headers = local_headers(model)
     try:
-        thought = await thinking.think(engine, messages, plan.thinking_tokens)
+        thought = await thinking.think(engine, messages, plan.thinking_tokens, opts["max_tokens"])
         left = thinking.remaining(opts["max_tokens"], thought)
         if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
             obj = _response_object(rid, body, [], thinking.used_up(thought), "incomplete", thought)

@@ -17,8 +17,10 @@ THINK_PROMPT = ("Before answering, think. Write short notes about what the user 
                 "it well. Do not write the final answer.")
 
 
-async def think(engine: Any, messages: list[dict], tokens: int) -> Generation | None:
-    """Up to ``tokens`` of notes about the conversation (None when ``tokens`` is 0)."""
+async def think(engine: Any, messages: list[dict], tokens: int, limit: Any = None) -> Generation | None:
+    """Up to ``tokens`` of notes about the conversation, never more than the caller's ``limit`` (None: none)."""
+    if limit is not None:
+        tokens = min(tokens, max(0, int(limit)))
     if tokens <= 0:
         return None
     convo = [m for m in messages if m["role"] != "system"]
