@@ -6,7 +6,9 @@ In the exercise notebook::
     check.exercise_1(worth_retrying)
 
 The checks of exercises 3 and 4 make real errors happen with all four SDKs against the course's
-local server (clients pointed at it explicitly, in every mode), so your keys are never used.
+local server (clients pointed at it explicitly, in every mode), so your keys are never used. Each
+request is valid for the catalogue's default model (max_completion_tokens, each model's least
+reasoning), except where a case sends a parameter the model rejects on purpose.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ SITUATION_HINTS = {
     "timeout": "A timeout may pass (a slow moment, a busy network): retry a few times.",
     "region": "A region block does not change by waiting: use another provider.",
     "no_permission": "A missing permission stays missing: create a token with the right permission.",
+    "rejected_parameter": "A 400 for a parameter the model does not take is the same every time: change the "
+                          "request (helpers.explain_error(e) says how).",
 }
 WORTH_RETRYING = {"rate_limit", "server_error", "overloaded", "timeout"}
 
@@ -75,9 +79,13 @@ def _usage_cases() -> list[tuple[str, str, Any, float | None, str]]:
         return models.estimate_cost(p, m, i, o)
 
     o_model, q_model, g_model, h_model = (models.chat(p) for p in ("openai", "groq", "gemini", "huggingface"))
+    reasoning = openai.types.completion_usage.CompletionTokensDetails(reasoning_tokens=200)
     return [
         ("openai", o_model, openai.types.CompletionUsage(prompt_tokens=1200, completion_tokens=300, total_tokens=1500),
          cost("openai", o_model, 1200, 300), "an OpenAI usage"),
+        ("openai", o_model, openai.types.CompletionUsage(prompt_tokens=1200, completion_tokens=300, total_tokens=1500,
+                                                         completion_tokens_details=reasoning),
+         cost("openai", o_model, 1200, 300), "an OpenAI usage with 200 reasoning tokens (part of the 300)"),
         ("groq", q_model, groq.types.CompletionUsage(prompt_tokens=5000, completion_tokens=20, total_tokens=5020),
          cost("groq", q_model, 5000, 20), "a Groq usage"),
         ("huggingface", h_model, huggingface_hub.ChatCompletionOutputUsage(prompt_tokens=80, completion_tokens=900,
@@ -120,9 +128,13 @@ def exercise_2(call_cost: Callable) -> Verdict:
         hint = "Prices are per million tokens: divide by 1,000,000."
     elif bad and "thinking" in bad[0]:
         hint = "Thinking tokens are billed as output: add thoughts_token_count (when it is not None) to the output."
+    elif bad and "reasoning" in bad[0]:
+        hint = ("OpenAI's completion_tokens already include the reasoning tokens "
+                "(completion_tokens_details.reasoning_tokens is a part of them): do not add them again.")
     tests = [(lambda: bad is None,
               f"For {bad[0]} you returned {bad[1]!r}; expected {bad[2]!r}." if bad else "", hint)]
-    return verdict(ex, tests, "each SDK's usage priced correctly, thinking tokens as output, None without a price.")
+    return verdict(ex, tests, "each SDK's usage priced correctly, reasoning and thinking tokens as output (once), "
+                              "None without a price.")
 
 
 # --------------------------------------------------------------------------- shared by exercises 3 and 4
@@ -150,21 +162,46 @@ def _clients(base: str, key: str = "local", timeout: float = 60.0) -> dict:
 
 
 def _ask(client: Any, provider: str, model: str) -> Any:
+    """A short request, valid for the default model: each model's least reasoning, the current limit names."""
     from google.genai import types
 
-    if provider in ("openai", "groq"):
-        return client.chat.completions.create(model=model, messages=HI, max_completion_tokens=3)
+    if provider == "openai":
+        return client.chat.completions.create(model=model, messages=HI, max_completion_tokens=3,
+                                              reasoning_effort="none")
+    if provider == "groq":
+        return client.chat.completions.create(model=model, messages=HI, max_completion_tokens=3,
+                                              reasoning_effort="low")
     if provider == "gemini":
-        return client.models.generate_content(model=model, contents="Say hi.",
-                                              config=types.GenerateContentConfig(max_output_tokens=3))
+        return client.models.generate_content(model=model, contents="Say hi.", config=types.GenerateContentConfig(
+            max_output_tokens=3, thinking_config=types.ThinkingConfig(thinking_level="minimal")))
     return client.chat_completion(HI, model=model, max_tokens=3)
 
 
+def _ask_rejected(client: Any, provider: str, model: str) -> Any:
+    """A request with a parameter the default model rejects with a 400, as older tutorials write it."""
+    from google.genai import types
+
+    if provider == "openai":   # reasoning models take max_completion_tokens, not max_tokens
+        return client.chat.completions.create(model=model, messages=HI, max_tokens=3)
+    if provider == "groq":     # gpt-oss cannot switch reasoning off
+        return client.chat.completions.create(model=model, messages=HI, max_completion_tokens=3,
+                                              reasoning_effort="none")
+    return client.models.generate_content(model=model, contents="Say hi.", config=types.GenerateContentConfig(
+        max_output_tokens=3, thinking_config=types.ThinkingConfig(thinking_level="minimal", thinking_budget=0)))
+
+
+REJECTING = ("openai", "groq", "gemini")   # the providers whose rejections of these parameters are documented
+
+
 def _retired(provider: str) -> str:
+    """The provider's most recently shut-down model that answers 404 (not one the provider redirects)."""
+    import datetime as dt
+
     from .. import models
 
-    current = {v for v in models.catalogue()[provider].values() if isinstance(v, str)}
-    return next(old for old, new in models.retired().items() if new in current)
+    gone = [models.info(provider, old) for old in models.retired()]
+    gone = [m for m in gone if m is not None and m.replacement and m.after_shutdown == "404"]
+    return max(gone, key=lambda m: m.shutdown or dt.date.min).id
 
 
 def _cases(include_ok: bool) -> list[tuple[str, str, Callable[[], Any]]]:
@@ -193,13 +230,16 @@ def _cases(include_ok: bool) -> list[tuple[str, str, Callable[[], Any]]]:
         add("connection", closed, m)
         add("forbidden (403)", plain, f"{m}-simulate-403")
         add("region", plain, f"{m}-simulate-region")
+        if p in REJECTING:
+            out.append((p, "rejected parameter", lambda p=p, m=m: _ask_rejected(plain[p], p, m)))
     return out
 
 
 # --------------------------------------------------------------------------- exercise 3
 
 RETRYABLE = {"rate_limit": True, "server": True, "server (503)": True, "timeout": True, "connection": True,
-             "auth": False, "not_found": False, "quota": False, "forbidden (403)": False, "region": False}
+             "auth": False, "not_found": False, "quota": False, "forbidden (403)": False, "region": False,
+             "rejected parameter": False}
 
 HINTS_3 = {
     ("openai", "quota"): "OpenAI's quota error is a RateLimitError too: e.code == 'insufficient_quota' means never retry.",
@@ -225,6 +265,9 @@ def _hint_3(provider: str, case: str) -> str:
                 "server (503)": "A 503 (overloaded) is worth retrying.",
                 "connection": "Connection errors (openai/groq APIConnectionError, httpx2.ConnectError) are retryable.",
                 }.get(case, "Return True for this case.")
+    if case == "rejected parameter":
+        return "A 400 for a parameter the model does not take (BadRequestError, Gemini's ClientError 400) never " \
+               "passes by waiting: return False."
     return "Only rate limits, 5xx, timeouts and connection errors are retryable; other 4xx errors are not."
 
 
@@ -236,7 +279,8 @@ def exercise_3(is_retryable: Callable) -> Verdict:
     from .. import models, server
 
     collected: list[tuple[str, str, BaseException]] = []
-    for provider, case, call in _cases(include_ok=False):
+    cases = _cases(include_ok=False)
+    for provider, case, call in cases:
         try:
             call()
         except Exception as e:  # the exception each SDK raises for this case
@@ -273,7 +317,7 @@ def exercise_3(is_retryable: Callable) -> Verdict:
             pass
         counts[directive] = len(attempts)
     tests = [
-        (lambda: len(collected) == len(SDKS) * len(RETRYABLE),
+        (lambda: len(collected) == len(cases),
          "Some injected errors did not happen; is the local server running?", "Run helpers.setup() and try again."),
         (lambda: wrong is None,
          f"For {wrong[0]}'s {wrong[1]} error ({type(wrong[2]).__name__}) you returned {wrong[3]!r}; "
@@ -307,7 +351,7 @@ HINTS_4 = {
 def exercise_4(label_error: Callable) -> Verdict:
     """``label_error(call)`` runs ``call()`` and names the error with the SDKs' exception classes."""
     ex = "Exercise 4 · catch the right class"
-    must_raise = {"forbidden (403)", "region"}
+    must_raise = {"forbidden (403)", "region", "rejected parameter"}
     wrong = None
     leaked = None
     caught = None
@@ -337,7 +381,8 @@ def exercise_4(label_error: Callable) -> Verdict:
          HINTS_4.get(wrong[1], "") if wrong else ""),
         (lambda: caught is None,
          f"{caught[0]}'s {caught[1]} error was caught (you returned {caught[2]!r}); it should raise." if caught else "",
-         "Catch only the cases in the table; re-raise the rest (`raise` inside the except block), so you see them."),
+         "Catch only the cases in the table; re-raise the rest (`raise` inside the except block), so you see them. "
+         "A 400 for a rejected parameter is not 'auth': only Gemini's 400 that says 'API key not valid' is."),
     ]
     return verdict(ex, tests, f"{total} calls with four SDKs: every error named by its class, "
-                              "403s and region blocks passed on.")
+                              "403s, region blocks and rejected parameters passed on.")

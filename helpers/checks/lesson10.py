@@ -5,8 +5,9 @@ In the exercise notebook::
     from helpers.checks import lesson10 as check
     check.exercise_1(speed)
 
-Exercises 1 to 3 are checked on made-up numbers and the catalogue's prices; exercise 4 streams one
-short answer through the client you pass (the notebook passes one pointed at the local server).
+Exercises 1 to 3 are checked on made-up numbers and the catalogue's prices; exercise 4 streams two
+short answers through the client you pass (the notebook passes one pointed at the local server): one
+with the parameters of OpenAI's reasoning model, one with LM Studio's ``max_tokens``.
 """
 from __future__ import annotations
 
@@ -197,45 +198,118 @@ def exercise_3(cheapest: Callable) -> Verdict:
 
 # --------------------------------------------------------------------------- exercise 4
 
+def _streamed_usage(item: dict) -> dict | None:
+    """The usage in the last chunk of a streamed answer, as the request inspector recorded it."""
+    import json
+
+    found = None
+    for line in str(item.get("response") or "").splitlines():
+        if not line.startswith("data: ") or line.strip() == "data: [DONE]":
+            continue
+        try:
+            chunk = json.loads(line[6:])
+        except ValueError:
+            continue
+        if isinstance(chunk, dict) and chunk.get("usage"):
+            found = chunk["usage"]
+    return found
+
+
+def _options_for(model: str, limit: int) -> dict:
+    """The parameters this model wants, from the catalogue: its limit's name, and a low reasoning effort."""
+    from .. import models
+
+    m = models.info("openai", model)
+    options: dict[str, Any] = {(m.token_limit if m and m.token_limit else "max_tokens"): limit}
+    if m and m.reasoning_param == "reasoning_effort" and "low" in m.reasoning_levels:
+        options["reasoning_effort"] = "low"
+    return options
+
+
 def exercise_4(measure: Callable, client: Any, model: str) -> Verdict:
-    """``measure(client, model, prompt, max_tokens)`` streams one answer and returns timings, tokens and text."""
+    """``measure(client, model, prompt, **options)`` streams one answer and returns timings, tokens and text.
+
+    Called twice through ``client``: with ``model`` and the parameters it wants (for OpenAI's reasoning models
+    ``max_completion_tokens`` and ``reasoning_effort``), then with a model the server accepts ``max_tokens`` for,
+    as LM Studio does. ``client`` must point at the course's local server, whose inspector the check reads.
+    """
     ex = "Exercise 4 · time a streamed call"
     import time
 
-    from .. import server
+    from .. import models, server
 
-    prompt = f"Name one colour. (check {secrets.token_hex(3)})"  # unique, to find this request in the inspector
-    before = time.perf_counter()
-    got, err = _call(measure, client, model, prompt, 12)
-    elapsed = time.perf_counter() - before
-    if err:
-        return _raised(ex, "measure", err, "Stream with stream=True and stream_options={'include_usage': True}; "
-                                           "only the last chunk has usage, and it has no choices.")
-    sent = [r for r in server.last_requests(30) if isinstance(r.get("body"), dict)
-            and any(isinstance(m, dict) and m.get("content") == prompt for m in r["body"].get("messages", []))]
-    body = sent[-1]["body"] if sent else {}
-    keys = ("ttft_s", "latency_s", "tokens_per_s", "output_tokens", "text")
-    g = got if isinstance(got, dict) else {}
-    tests = [
-        (lambda: isinstance(got, dict), f"`measure` returned a {type(got).__name__}, not a dict.",
-         "Return {**speed(...), 'output_tokens': ..., 'text': ...}."),
-        (lambda: all(k in g for k in keys), f"Missing key(s): {[k for k in keys if k not in g]}.",
-         f"Return the keys {list(keys)}."),
-        (lambda: not sent or body.get("stream") is True, "The request was not streamed.",
-         "Pass stream=True, then loop over the chunks."),
-        (lambda: not sent or (body.get("stream_options") or {}).get("include_usage") is True,
-         "The request did not ask for usage in the stream.", "Pass stream_options={'include_usage': True}."),
-        (lambda: isinstance(g["text"], str) and g["text"].strip(), "The text is empty.",
-         "Join every chunk's choices[0].delta.content (skip None and chunks without choices)."),
-        (lambda: isinstance(g["output_tokens"], int) and 0 < g["output_tokens"] <= 12,
-         f"output_tokens is {g.get('output_tokens')!r}; expected the usage's completion_tokens (at most 12).",
-         "Read chunk.usage.completion_tokens from the last chunk, and pass max_tokens on to the call."),
-        (lambda: 0 < g["ttft_s"] <= g["latency_s"] <= elapsed + 0.01,
-         f"ttft_s={g.get('ttft_s')!r}, latency_s={g.get('latency_s')!r}: expected 0 < ttft <= latency <= "
-         f"{elapsed:.2f} s (the time the check waited).",
-         "Read time.perf_counter() before the call, at the first text and after the loop."),
-        (lambda: g["tokens_per_s"] is None or g["tokens_per_s"] > 0, "tokens_per_s is not positive.",
-         "Use your speed() function for the three numbers."),
-    ]
-    return verdict(ex, tests, f"{g.get('output_tokens')} tokens, first after {g.get('ttft_s', 0):.2f} s, "
-                              f"all after {g.get('latency_s', 0):.2f} s.")
+    keys = ("ttft_s", "latency_s", "tokens_per_s", "output_tokens", "reasoning_tokens", "text")
+    runs = []
+    for name, limit in ((model, 60), (models.chat("lmstudio"), 12)):
+        options = _options_for(name, limit)
+        prompt = f"Name one colour. (check {secrets.token_hex(3)})"  # unique, to find this request in the inspector
+        before = time.perf_counter()
+        got, err = _call(measure, client, name, prompt, **options)
+        elapsed = time.perf_counter() - before
+        if err:
+            return _raised(ex, "measure", f"{err} (called with {options})",
+                           "Pass **options on to create(...), with stream=True and stream_options={'include_usage': "
+                           "True}; only the last chunk has usage, and it has no choices.")
+        sent = [r for r in server.last_requests(30) if isinstance(r.get("body"), dict)
+                and any(isinstance(m, dict) and m.get("content") == prompt for m in r["body"].get("messages", []))]
+        runs.append({"options": options, "got": got, "elapsed": elapsed, "sent": sent[-1] if sent else None})
+
+    def problem(run: dict) -> tuple[str, str] | None:
+        got, options, item, elapsed = run["got"], run["options"], run["sent"], run["elapsed"]
+        where = f"With {options}: "
+        if not isinstance(got, dict):
+            return (f"{where}`measure` returned a {type(got).__name__}, not a dict.",
+                    "Return {**speed(...), 'output_tokens': ..., 'reasoning_tokens': ..., 'text': ...}.")
+        missing = [k for k in keys if k not in got]
+        if missing:
+            return f"{where}missing key(s): {missing}.", f"Return the keys {list(keys)}."
+        if item is None:
+            return (f"{where}the request did not reach the course's local server.",
+                    "Use the client you are given: client.chat.completions.create(...).")
+        body = item["body"]
+        sent_options = {k: body.get(k) for k in options}
+        extra = sorted(({"max_tokens", "max_completion_tokens"} - set(options)) & set(body))
+        if sent_options != options or extra:
+            return (f"{where}the request carried {sent_options}" + (f" and also {extra}." if extra else "."),
+                    "Pass the keyword arguments on unchanged: create(..., **options). Do not add a token limit "
+                    "of your own: OpenAI's reasoning models reject max_tokens, LM Studio documents max_tokens.")
+        if body.get("stream") is not True:
+            return f"{where}the request was not streamed.", "Pass stream=True, then loop over the chunks."
+        if (body.get("stream_options") or {}).get("include_usage") is not True:
+            return f"{where}the request did not ask for usage in the stream.", \
+                   "Pass stream_options={'include_usage': True}."
+        usage = _streamed_usage(item) or {}
+        if not (isinstance(got["text"], str) and got["text"].strip()):
+            return (f"{where}the text is empty.",
+                    "Join every chunk's choices[0].delta.content (skip None and chunks without choices).")
+        if got["output_tokens"] != usage.get("completion_tokens"):
+            return (f"{where}output_tokens is {got['output_tokens']!r}; the usage said "
+                    f"{usage.get('completion_tokens')!r}.",
+                    "Read chunk.usage.completion_tokens from the last chunk: it counts every output token billed, "
+                    "reasoning included.")
+        reported = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        if got["reasoning_tokens"] != reported:
+            return (f"{where}reasoning_tokens is {got['reasoning_tokens']!r}; the usage said {reported!r}.",
+                    "Read chunk.usage.completion_tokens_details.reasoning_tokens (None when there are no details).")
+        ttft, latency, tps = got["ttft_s"], got["latency_s"], got["tokens_per_s"]
+        if not (isinstance(ttft, float) and isinstance(latency, float) and 0 < ttft <= latency <= elapsed + 0.01):
+            return (f"{where}ttft_s={ttft!r}, latency_s={latency!r}: expected 0 < ttft <= latency <= "
+                    f"{elapsed:.2f} s (the time the check waited).",
+                    "Read time.perf_counter() before the call, at the first text and after the loop.")
+        answer = got["output_tokens"] - (reported or 0)
+        writing = latency - ttft
+        if tps is not None and not (writing > 0 and math.isclose(tps, answer / writing, rel_tol=1e-3)):
+            wrong = ("counts the reasoning tokens too" if reported and writing > 0
+                     and math.isclose(tps, got["output_tokens"] / writing, rel_tol=1e-3) else "does not match")
+            return (f"{where}tokens_per_s is {tps:.1f}, which {wrong}: the answer had {answer} token(s) "
+                    f"written in {writing:.3f} s.",
+                    "Give speed() the answer tokens, output_tokens - reasoning_tokens: the thinking is over "
+                    "before the first text.")
+        return None
+
+    found = next((p for p in (problem(r) for r in runs) if p), None)
+    tests = [(lambda: found is None, found[0] if found else "", found[1] if found else "")]
+    first = runs[0]["got"] if isinstance(runs[0]["got"], dict) else {}
+    return verdict(ex, tests, f"{first.get('output_tokens')} output tokens ({first.get('reasoning_tokens')} of them "
+                              f"reasoning), first text after {first.get('ttft_s') or 0:.2f} s, all after "
+                              f"{first.get('latency_s') or 0:.2f} s; options passed on unchanged.")
