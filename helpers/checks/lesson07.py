@@ -113,18 +113,33 @@ def exercise_2(entity_spans: Callable, client: Any, model: str) -> Verdict:
 # --------------------------------------------------------------------------- exercise 3
 
 def exercise_3(chat_request: Callable, task_request: Callable, chat_model: str, task_model: str) -> Verdict:
-    """``chat_request`` and ``task_request`` return ``(url, body)`` for the router, ready for ``requests.post``."""
+    """``chat_request`` and ``task_request`` return ``(url, body)`` for the router, ready for ``requests.post``.
+
+    ``chat_request(model, question, max_tokens, policy=None)`` puts a routing policy (``"cheapest"``, ...) after
+    the model id as ``model:policy``; without one the router's default, ``:fastest``, applies.
+    """
     ex = "Exercise 3 · JSON for the router"
     question = "Name one use of a sentiment model."
     chat, err = _call(chat_request, chat_model, question, 50)
     if err:
         return _raised(ex, "chat_request", err, "Return a tuple: (url, body).")
+    cheap, err = _call(chat_request, chat_model, question, 50, policy="cheapest")
+    if err:
+        return _raised(ex, "chat_request", f"{err} with policy='cheapest'",
+                       "Give chat_request a fourth parameter, policy=None, and add it to the model id when it is given.")
+    preferred, err = _call(chat_request, chat_model, question, 50, "preferred")
+    if err:
+        return _raised(ex, "chat_request", f"{err} with the policy 'preferred' passed as the fourth argument",
+                       "The fourth parameter is the policy: def chat_request(model, question, max_tokens, policy=None).")
     task, err = _call(task_request, task_model, "I like this course.")
     if err:
         return _raised(ex, "task_request", err, "Return a tuple: (url, body).")
     c_url, c_body = chat if isinstance(chat, tuple) and len(chat) == 2 else (None, None)
     t_url, t_body = task if isinstance(task, tuple) and len(task) == 2 else (None, None)
     want_chat = {"model": chat_model, "messages": [{"role": "user", "content": question}], "max_tokens": 50}
+    policy_models = [b.get("model") if isinstance(b, dict) else None
+                     for b in (cheap[1] if isinstance(cheap, tuple) and len(cheap) == 2 else None,
+                               preferred[1] if isinstance(preferred, tuple) and len(preferred) == 2 else None)]
     tests = [
         (lambda: isinstance(chat, tuple) and len(chat) == 2, f"`chat_request` returned {type(chat).__name__}; expected (url, body).",
          "End with `return url, body`."),
@@ -141,6 +156,14 @@ def exercise_3(chat_request: Callable, task_request: Callable, chat_model: str, 
          'Body: {"model": model, "messages": [...], "max_tokens": max_tokens}.'),
         (lambda: c_body == want_chat, f"The chat body is {c_body!r}; expected {want_chat!r}.",
          "One user message with the question, and the token limit as max_tokens."),
+        (lambda: policy_models == [f"{chat_model}:cheapest", f"{chat_model}:preferred"],
+         f"With the policies 'cheapest' and 'preferred' the body's model ids are {policy_models}; expected "
+         f"{[f'{chat_model}:cheapest', f'{chat_model}:preferred']}.",
+         'Append the policy to the model id after a colon: f"{model}:{policy}" (and nothing when policy is None).'),
+        (lambda: cheap[0] == ROUTER_CHAT_URL and {k: v for k, v in cheap[1].items() if k != "model"} ==
+         {k: v for k, v in want_chat.items() if k != "model"},
+         "With a policy, the URL or the rest of the body changed.",
+         "A policy changes only the model id: the URL, the messages and max_tokens stay the same."),
         (lambda: t_url == ROUTER_TASK_PREFIX + task_model, f"The task URL is {t_url!r}; expected {ROUTER_TASK_PREFIX + task_model!r}.",
          "Tasks go to https://router.huggingface.co/hf-inference/models/<model id>."),
         (lambda: t_body == {"inputs": "I like this course."}, f"The task body is {t_body!r}; expected {{'inputs': <the text>}}.",
@@ -148,10 +171,10 @@ def exercise_3(chat_request: Callable, task_request: Callable, chat_model: str, 
     ]
     failed = _first_failing(tests)
     if failed is None:
-        sent = _send_locally(c_url, c_body, t_url, t_body)
+        sent = _send_locally(c_url, cheap[1], t_url, t_body)
         if sent:
             tests.append((lambda: False, sent, "Check the body against the lesson's example."))
-    return verdict(ex, tests, "both requests have the router's URL and JSON body"
+    return verdict(ex, tests, "both requests have the router's URL and JSON body, with the policy in the model id"
                    + (" and the local router accepted them." if _local() else "; send them with requests.post(...)."))
 
 

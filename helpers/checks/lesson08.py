@@ -37,7 +37,11 @@ def closed_port() -> int:
 # --------------------------------------------------------------------------- exercise 1
 
 def exercise_1(make_client: Callable) -> Verdict:
-    """``make_client(host, port)`` returns an ``OpenAI`` client for the server at that host and port."""
+    """``make_client(host, port, token=None)`` returns an ``OpenAI`` client for the server at that host and port.
+
+    The key is ``token`` when one is given (LM Studio with Require Authentication on, 0.4.0 and later), and any
+    text otherwise.
+    """
     ex = "Exercise 1 · a client for a local server"
     from openai import OpenAI
 
@@ -48,6 +52,11 @@ def exercise_1(make_client: Callable) -> Verdict:
     b, err = _call(make_client, "192.168.1.20", 11434)
     if err:
         return _raised(ex, "make_client", err, "Build the address from the host and port you are given.")
+    fake_token = "check-token-" + "0" * 6  # made up at run time: not a real token
+    t, err = _call(make_client, "localhost", 1234, token=fake_token)
+    if err:
+        return _raised(ex, "make_client", f"{err} when given token=...",
+                       "Give make_client a third parameter, token=None, and use it as the api_key when it is given.")
     parts = urlsplit(_course_v1())
     c, err = _call(make_client, parts.hostname, parts.port)
     if err:
@@ -66,7 +75,13 @@ def exercise_1(make_client: Callable) -> Verdict:
         (lambda: str(b.base_url) == "http://192.168.1.20:11434/v1/", f"For 192.168.1.20:11434 the base URL is "
          f"{str(b.base_url)!r}.", 'Use the arguments: f"http://{host}:{port}/v1".'),
         (lambda: bool(a.api_key), "The client has an empty api_key.",
-         "LM Studio ignores the key, but the SDK needs one: any text, such as lm-studio."),
+         "LM Studio ignores the key unless Require Authentication is on, but the SDK needs one: any text, such as "
+         "lm-studio."),
+        (lambda: isinstance(t, OpenAI) and t.api_key == fake_token,
+         "Given a token, the client does not send it as its api_key.",
+         "Use the token as the key when one is given: api_key=token or \"lm-studio\"."),
+        (lambda: str(t.base_url) == "http://localhost:1234/v1/", "Given a token, the base URL changed.",
+         "The token changes only the key, not the address."),
         (lambda: list_err is None and ids, f"Listing models through your client failed: {list_err}.",
          "The client should reach the server at the host and port given."),
     ]

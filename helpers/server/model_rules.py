@@ -71,7 +71,10 @@ def _catalogue_provider(provider: str) -> str:
 
 def lookup(provider: str, model: str) -> catalogue.Model | None:
     """The catalogue entry for a requested model name (without any ``-simulate-...`` directive)."""
-    return catalogue.info(_catalogue_provider(provider), faults.base_model(model))
+    name = faults.base_model(model)
+    if provider == "huggingface" and ":" in name:  # the router's policy or provider suffix: model:fastest, model:groq
+        name = name.split(":", 1)[0]
+    return catalogue.info(_catalogue_provider(provider), name)
 
 
 def note(request_scope: dict, text: str) -> None:
