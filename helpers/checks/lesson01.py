@@ -43,9 +43,16 @@ def _close(a: Mapping[str, float], b: Mapping[str, float], tol: float = 1e-6) ->
 # --------------------------------------------------------------------------- exercise 1
 
 
+def _reasoning_tokens(response: Any) -> int:
+    """How many completion tokens went into thinking (0 when the response does not say)."""
+    details = getattr(getattr(response, "usage", None), "completion_tokens_details", None)
+    return getattr(details, "reasoning_tokens", None) or 0
+
+
 def exercise_1(response: Any) -> Verdict:
-    """Exercise 1: a first chat completion, asked for with ``max_tokens=40``."""
+    """Exercise 1: a first chat completion, asked for with ``max_completion_tokens=40`` and reasoning off."""
     require_done(response, exercise="Exercise 1")
+    spent = _reasoning_tokens(response)
 
     def message():
         return response.choices[0].message
@@ -57,12 +64,16 @@ def exercise_1(response: Any) -> Verdict:
         (lambda: message().role == "assistant",
          "the first choice's message does not have the role 'assistant'.",
          "Send messages=[{'role': 'user', 'content': 'your question'}]."),
+        (lambda: spent == 0,
+         f"the model spent {spent} of your tokens thinking before it answered.",
+         "Pass reasoning_effort=\"none\": a reasoning model's thinking counts against max_completion_tokens, "
+         "and a live model often thinks for more than 40 tokens, which leaves an empty answer."),
         (lambda: isinstance(message().content, str) and message().content.strip() != "",
          "the answer text is empty.",
          "Ask a real question in the 'content' of your user message."),
         (lambda: 0 < response.usage.completion_tokens <= 40,
          "the answer is longer than 40 tokens.",
-         "Pass max_tokens=40 to create(...), so the answer is short and quick."),
+         "Pass max_completion_tokens=40 to create(...), so the answer is short and quick."),
     ], f"the model answered in {getattr(getattr(response, 'usage', None), 'completion_tokens', '?')} tokens "
        f"(your question took {getattr(getattr(response, 'usage', None), 'prompt_tokens', '?')}).")
 

@@ -15,11 +15,21 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import parameter_advice
 from .base import Verdict, verdict
 from .base import call_learner as _call, raised as _raised
 from . import tool_round_trip
 
 QUESTION = [{"role": "user", "content": "Write one short sentence about rivers."}]
+
+
+def _answer_now(model: str) -> dict:
+    """``reasoning_effort="none"`` for a model that can switch reasoning off (so short limits hold an answer)."""
+    from .. import models
+
+    m = models.info("openai", model)
+    levels = (m.chat_reasoning_levels or m.reasoning_levels) if m else ()
+    return {"reasoning_effort": "none"} if "none" in levels else {}
 
 
 def _chunk(delta: dict, finish: str | None = None, choices: bool = True, usage: dict | None = None):
@@ -47,7 +57,7 @@ def exercise_1(assemble: Callable, client: Any, model: str) -> Verdict:
     if err:
         return _raised(ex, "assemble", err, "Skip chunks whose `choices` list is empty, and deltas whose content is None.")
     stream = client.chat.completions.create(model=model, messages=QUESTION, max_completion_tokens=30, stream=True,
-                                            stream_options={"include_usage": True})
+                                            stream_options={"include_usage": True}, **_answer_now(model))
     chunks = list(stream)
     want = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     got, err = _call(assemble, iter(chunks))
@@ -123,9 +133,12 @@ def exercise_3(extract_event: Callable, event_class: type, client: Any, model: s
     if local:
         server.clear_requests()
     got, err = _call(extract_event, client, model, EVENT_TEXT)
+    if err and "LengthFinishReasonError" in err:
+        return _raised(ex, "extract_event", err, "The token limit cut the JSON short. Raise max_completion_tokens, and "
+                       "send reasoning_effort=\"none\" so that thinking does not use up the limit.")
     if err:
-        return _raised(ex, "extract_event", err, "Call client.chat.completions.parse(..., response_format=Event) "
-                       "and return .choices[0].message.parsed.")
+        return _raised(ex, "extract_event", err, parameter_advice(err) or "Call client.chat.completions.parse("
+                       "..., response_format=Event) and return .choices[0].message.parsed.")
     sent = server.last_requests(1) if local else []
     body = sent[-1]["body"] if sent and isinstance(sent[-1].get("body"), dict) else {}
     schema_sent = ((body.get("response_format") or {}).get("type") == "json_schema"
@@ -160,10 +173,11 @@ def exercise_4(classify_error: Callable) -> Verdict:
 
     url = server.base_url() + "/v1"
     model = models.chat("openai")
+    quick = _answer_now(model)
 
     def ask(m: str = model, key: str = "local", timeout: float = 60.0):
         c = openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout)
-        return lambda: c.chat.completions.create(model=m, messages=QUESTION, max_completion_tokens=3)
+        return lambda: c.chat.completions.create(model=m, messages=QUESTION, max_completion_tokens=3, **quick)
 
     cases = [("auth", ask(key="sk-course-" + "invalid" + "-key-0000")), ("not_found", ask(f"{model}-simulate-404")),
              ("rate_limit", ask(f"{model}-simulate-429")), ("quota", ask(f"{model}-simulate-quota")),

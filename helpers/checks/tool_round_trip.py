@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import parameter_advice
 from .base import Verdict, call_learner, raised, verdict
 
 CURRENCY_TOOL = {"type": "function", "function": {
@@ -43,9 +44,9 @@ def check(exercise: str, provider: str, ask_with_tools: Callable, client: Any, m
         server.clear_requests()
     got, err = call_learner(ask_with_tools, client, model, QUESTION, [CURRENCY_TOOL],
                             {"convert_currency": convert_currency})
-    if err:
-        return raised(exercise, "ask_with_tools", err, "Follow the lesson's round trip: call, run each tool call, "
-                      "send the results as role 'tool' messages, call again.")
+    if err:  # a parameter the model refuses gets its own advice (e.g. reasoning_effort with tools)
+        return raised(exercise, "ask_with_tools", err, parameter_advice(err) or "Follow the lesson's round trip: "
+                      "call, run each tool call, send the results as role 'tool' messages, call again.")
     answer, messages = got if isinstance(got, tuple) and len(got) == 2 else (None, None)
     msgs = [_as_dict(m) for m in messages] if isinstance(messages, list) else []
     asked = [m for m in msgs if m.get("role") == "assistant" and m.get("tool_calls")]
