@@ -10,8 +10,6 @@ talks to the course's local server, which can produce each error on purpose.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +64,30 @@ def _content(item: Any) -> Any:
     return None
 
 
+def _dump(obj: Any) -> str:
+    """A short one-line view of an SDK object (its fields that are set)."""
+    dump = getattr(obj, "model_dump", None)
+    return repr(dump(exclude_none=True, mode="json")) if dump else repr(obj)
+
+
+def _stronger_model() -> str:
+    """The catalogue's stronger Gemini model (its lowest thinking level is above "minimal")."""
+    from .. import models
+
+    return next(m.id for (p, _), m in models.entries().items() if p == "gemini" and "stronger" in m.purpose)
+
+
+def _retired_model() -> str:
+    """A shut-down Gemini id that answers 404 (not one the provider now redirects to its replacement)."""
+    from .. import models
+
+    for name in models.retired():
+        info = models.info("gemini", name)
+        if info is not None and info.after_shutdown == "404":
+            return name
+    return models.chat("gemini") + "-simulate-404"
+
+
 # --------------------------------------------------------------------------- exercise 1
 
 def exercise_1(make_config: Callable, client: Any, model: str) -> Verdict:
@@ -103,13 +125,18 @@ def exercise_1(make_config: Callable, client: Any, model: str) -> Verdict:
         (lambda: other.max_output_tokens == 12,
          f"With max_tokens=12 you set max_output_tokens to {get(other, 'max_output_tokens')!r}.",
          "Use the `max_tokens` argument, not a fixed number."),
-        (lambda: isinstance(config.temperature, numbers.Real) and math.isclose(config.temperature, 0.3),
-         f"temperature is {get(config, 'temperature')!r}; expected 0.3.", "Pass temperature=0.3."),
         (lambda: config.stop_sequences == ["END"],
          f"stop_sequences is {get(config, 'stop_sequences')!r}; expected ['END'].",
          'Pass stop_sequences=["END"]: a list, even for one text.'),
-        (lambda: thinking is not None and thinking.thinking_budget == 0, "Thinking is not turned off.",
-         "Pass thinking_config=NO_THINKING (types.ThinkingConfig(thinking_budget=0))."),
+        (lambda: thinking is not None and thinking.thinking_level == types.ThinkingLevel.MINIMAL,
+         f"thinking_config is {_dump(thinking)}; expected thinking_level 'minimal'.",
+         'Pass thinking_config=MINIMAL_THINKING (types.ThinkingConfig(thinking_level="minimal")).'),
+        (lambda: thinking.thinking_budget is None,
+         "thinking_config also sets thinking_budget: Gemini 3 models reject a request with both.",
+         "Set only thinking_level; thinking_budget=0 is for Gemini 2.5 models."),
+        (lambda: config.temperature is None,
+         f"temperature is {get(config, 'temperature')!r}; current Gemini models ignore it.",
+         "Leave temperature out: since 21 July 2026 Gemini 3 models ignore it."),
     ]
     if not all(_holds(condition) for condition, _, _ in tests):  # report it before spending a model call
         return verdict(ex, tests, "")
@@ -129,7 +156,8 @@ def exercise_1(make_config: Callable, client: Any, model: str) -> Verdict:
         (lambda: used <= limit, f"The answer used {used} tokens, more than the limit of {limit}.",
          "Set max_output_tokens."),
     ]
-    return verdict(ex, tests, f"a config with all five settings; the call answered in {used} tokens (limit {limit}).")
+    return verdict(ex, tests, f"a config with all four settings and no temperature; the call answered in {used} tokens "
+                              f"(limit {limit}).")
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -164,7 +192,7 @@ def exercise_2(two_turns: Callable, client: Any, model: str) -> Verdict:
         (lambda: texts[0] == first and texts[2] == second, "The user turns are not the two messages, in order.",
          "Send `first`, then `second`."),
         (lambda: all(isinstance(t, str) and t.strip() for t in (texts[1], texts[3])), "An answer in the history is empty.",
-         "Keep max_output_tokens at 60 and thinking off."),
+         "Keep max_output_tokens at 60 and thinking at 'minimal' (MINIMAL_THINKING)."),
         (lambda: not local or last_roles == ["user", "model", "user"],
          f"The second request sent {last_roles}; a chat resends the history (user, model, user).",
          "Use one chat for both messages: client.chats.create once, send_message twice."),
@@ -227,16 +255,20 @@ def exercise_4(classify_error: Callable) -> Verdict:
     model = models.chat("gemini")
     clients: dict[str, Any] = {}  # kept alive while the check runs (a client without a name is closed at once)
 
-    def ask(m: str = model, key: str = "local"):
+    def ask(m: str = model, key: str = "local", thinking: str | None = None):
         if key not in clients:
             clients[key] = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=url))
         c = clients[key]
-        return lambda: c.models.generate_content(model=m, contents="Say hi.", config={"max_output_tokens": 3})
+        config: dict = {"max_output_tokens": 3}
+        if thinking:
+            config["thinking_config"] = {"thinking_level": thinking}
+        return lambda: c.models.generate_content(model=m, contents="Say hi.", config=config)
 
-    retired = next((m for m in models.retired() if m.startswith("gemini")), f"{model}-simulate-404")
+    stronger = _stronger_model()
     cases = [("bad_request", ask(key="my-" + "invalid" + "-key"), "a bad key"),
+             ("bad_request", ask(stronger, thinking="minimal"), "a thinking level the model does not have"),
              ("region", ask(f"{model}-simulate-region"), "a region the API does not serve"),
-             ("not_found", ask(retired), "a retired model"),
+             ("not_found", ask(_retired_model()), "a retired model"),
              ("rate_limit", ask(f"{model}-simulate-429"), "a rate limit"),
              ("rate_limit", ask(f"{model}-simulate-quota"), "an empty quota"),
              ("server", ask(f"{model}-simulate-503"), "an overloaded server (503)"),
@@ -268,7 +300,8 @@ def exercise_4(classify_error: Callable) -> Verdict:
     forbidden_ok, forbidden_said = passes_through(ask(f"{model}-simulate-403"), errors.ClientError)
     other_ok, other_said = passes_through(broken, ValueError)
     wrong = [(w, g, what) for w, g, what in answers if g != w]
-    hints = {"bad_request": "A bad key is a ClientError with code 400 (status INVALID_ARGUMENT).",
+    hints = {"bad_request": "A bad key, or a thinking level the model does not have, is a ClientError with code 400 "
+                            "(status INVALID_ARGUMENT).",
              "region": "Check e.status == 'FAILED_PRECONDITION' before the generic 400 case.",
              "not_found": "A retired model is a ClientError with code 404.",
              "rate_limit": "Rate limits and empty quotas are both ClientError with code 429.",
@@ -287,6 +320,131 @@ def exercise_4(classify_error: Callable) -> Verdict:
 
 # --------------------------------------------------------------------------- exercise 5
 
+PARALLEL_QUESTION = "What is the weather and the local time in Lisbon?"
+PARALLEL_DECLARATIONS = [
+    {"name": "get_weather", "description": "The current weather in a city",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+    {"name": "get_local_time", "description": "The local time in a city",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+]
+
+
+def _model_turn(calls: list[tuple[str, dict]]) -> Any:
+    """A test fixture, not a model answer: a response whose model turn asks for ``calls`` (name, args) at once.
+
+    As Gemini 3 does in a parallel turn, only the first call carries a thought signature (opaque bytes).
+    """
+    import os
+
+    from google.genai import types
+
+    parts = [types.Part(function_call=types.FunctionCall(name=name, args=args),
+                        thought_signature=(b"course-check:" + os.urandom(16)) if i == 0 else None)
+             for i, (name, args) in enumerate(calls)]
+    return types.GenerateContentResponse(candidates=[types.Candidate(
+        content=types.Content(role="model", parts=parts), finish_reason=types.FinishReason.STOP, index=0)])
+
+
+def _send_locally(contents: list) -> tuple[Any, str | None]:
+    """Send ``contents`` with the two declarations to the local server: (response, None) or (None, its error)."""
+    from google import genai
+    from google.genai import errors, types
+
+    from .. import models, server
+
+    local = genai.Client(api_key="local", http_options=types.HttpOptions(base_url=server.base_url()))
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=PARALLEL_DECLARATIONS)], max_output_tokens=60,
+        thinking_config=types.ThinkingConfig(thinking_level="minimal"))
+    try:
+        return local.models.generate_content(model=models.get("gemini", "tools"), contents=contents, config=config), None
+    except errors.APIError as e:
+        return None, f"{e.code} {e.status}: {str(e.message).split(' (simulated')[0]}"
+
+
+def exercise_5(function_responses: Callable) -> Verdict:
+    """``function_responses(response, functions)`` answers every call of a turn in ONE user Content.
+
+    The model turn is built here (the local model calls one function per turn); the result is then sent to the
+    course's local server in every mode, since the fixture's thought signature is not one Google made.
+    """
+    ex = "Exercise 5 · several function calls in one turn"
+    from google.genai import types
+
+    ran: list[tuple[str, str]] = []
+
+    def get_weather(city: str) -> dict:
+        ran.append(("get_weather", city))
+        return {"city": city, "sky": "sunny", "celsius": 21}
+
+    def get_local_time(city: str) -> dict:
+        ran.append(("get_local_time", city))
+        return {"city": city, "time": "14:05"}
+
+    functions = {"get_local_time": get_local_time, "get_weather": get_weather}   # not in the calls' order, on purpose
+    response = _model_turn([("get_weather", {"city": "Lisbon"}), ("get_local_time", {"city": "Lisbon"})])
+    got, err = _call(function_responses, response, functions)
+    require_done(got, exercise=ex)
+    if err:
+        return _raised(ex, "function_responses", err, "Loop over response.function_calls and run "
+                       "functions[call.name](**call.args) for each.")
+    want_results = [{"city": "Lisbon", "sky": "sunny", "celsius": 21}, {"city": "Lisbon", "time": "14:05"}]
+    ran_by_learner = list(ran)
+    question = types.Content(role="user", parts=[types.Part(text=PARALLEL_QUESTION)])
+    model_turn = response.candidates[0].content
+
+    if isinstance(got, list) and got and all(_content(c) is not None for c in got):  # one turn per result
+        _, rejected = _send_locally([question, model_turn, *[_content(c) for c in got]])
+        said = f" Gemini answers that with {rejected}" if rejected else ""
+        return verdict(ex, [(lambda: False, f"`function_responses` returned a list of {len(got)} contents, not one "
+                             f"Content.{said}",
+                             "Put every function_response part in ONE types.Content(role='user', parts=[...]).")], "")
+
+    turn = _content(got)
+    parts = list(getattr(turn, "parts", None) or [])
+    answers = [p.function_response for p in parts if getattr(p, "function_response", None) is not None]
+    one = _model_turn([("get_weather", {"city": "Oslo"})])
+    single, err_single = _call(function_responses, one, {"get_weather": get_weather})
+    single_turn = _content(single)
+    sent, rejected = (None, None)
+    tests = [
+        (lambda: turn is not None, f"`function_responses` returned a {type(got).__name__}, not a types.Content.",
+         "Return types.Content(role='user', parts=[...])."),
+        (lambda: turn.role == "user", f"The Content's role is {turn.role!r}; function results go in a 'user' turn.",
+         "Use types.Content(role='user', parts=[...])."),
+        (lambda: not any(getattr(p, "function_call", None) for p in parts),
+         "The Content holds function_call parts: those belong to the model's turn, which the caller appends itself.",
+         "Return only the results: one types.Part.from_function_response(...) per call."),
+        (lambda: len(parts) == 2 and len(answers) == 2,
+         f"The Content has {len(answers)} function_response part(s) among {len(parts)}; the model asked for 2 "
+         "functions.",
+         "One types.Part.from_function_response(name=call.name, response=result) per call in response.function_calls."),
+        (lambda: [a.name for a in answers] == ["get_weather", "get_local_time"],
+         f"The function responses are named {[a.name for a in answers]}; expected the calls' names, in their order.",
+         "Loop over response.function_calls (not over the functions dictionary) and use name=call.name."),
+        (lambda: sorted(ran_by_learner) == sorted([("get_weather", "Lisbon"), ("get_local_time", "Lisbon")]),
+         f"The functions ran as {ran_by_learner}; each call should run its function once, with the call's arguments.",
+         "Run functions[call.name](**call.args) for each call."),
+        (lambda: [a.response for a in answers] == want_results,
+         "A function_response does not carry its function's result.",
+         "Pass the dictionary the function returned as response=."),
+        (lambda: err_single is None and single_turn is not None and len(single_turn.parts or []) == 1,
+         f"For a turn with a single call it gave {err_single or single!r:.160}; expected a Content with one part.",
+         "Do not assume two calls: loop over response.function_calls."),
+    ]
+    if all(_holds(condition) for condition, _, _ in tests):  # the structure is right: does Gemini's rule accept it?
+        sent, rejected = _send_locally([question, model_turn, turn])
+    tests += [
+        (lambda: rejected is None, f"The local server rejected the turns, as Gemini would: {rejected}.",
+         "Send all the results in one user turn, right after the model's turn."),
+        (lambda: bool(sent.text), "The model's answer after your results is empty.", "Return the results as shown."),
+    ]
+    return verdict(ex, tests, "one user turn with both results, in the calls' order; the local server, checking "
+                              "as Gemini does, accepted it and the model answered.")
+
+
+# --------------------------------------------------------------------------- exercise 6
+
 CURRENCY_DECLARATION = {
     "name": "convert_currency", "description": "Convert an amount of US dollars into another currency",
     "parameters": {"type": "object", "properties": {
@@ -302,9 +460,9 @@ def _kinds(content: Any) -> list[str]:
             if k in ("text", "function_call", "function_response", "inline_data")]
 
 
-def exercise_5(ask_with_function: Callable, client: Any, model: str) -> Verdict:
+def exercise_6(ask_with_function: Callable, client: Any, model: str) -> Verdict:
     """``ask_with_function`` runs a full round trip: the model asks, you run the function, the model answers."""
-    ex = "Exercise 5 · a function-calling round trip"
+    ex = "Exercise 6 · a function-calling round trip"
     from .. import server
 
     calls: list[dict] = []
@@ -322,13 +480,15 @@ def exercise_5(ask_with_function: Callable, client: Any, model: str) -> Verdict:
     question = "How much is 20 US dollars in euros?"
     got, err = _call(ask_with_function, client, model, question, CURRENCY_DECLARATION, convert_currency)
     if err:
-        return _raised(ex, "ask_with_function", err, "Follow the lesson's round trip: call, run each function call, "
-                       "send the results as function_response parts, call again.")
+        return _raised(ex, "ask_with_function", err, "Follow the lesson's round trip: call; append the model's turn as "
+                       "it came back (response.candidates[0].content, with its thought signature); append ONE user "
+                       "turn with every function_response; call again.")
     answer, contents = got if isinstance(got, tuple) and len(got) == 2 else (None, None)
     turns = [_content(c) for c in contents] if isinstance(contents, list) else []
     asked = [i for i, c in enumerate(turns) if c is not None and "function_call" in _kinds(c)]
     answered = [i for i, c in enumerate(turns) if c is not None and "function_response" in _kinds(c)]
     responses = [p.function_response for i in answered for p in turns[i].parts if p.function_response]
+    n_calls = sum(1 for i in asked[:1] for p in turns[i].parts if p.function_call)
     body = _local_body() if local else {}
     last_parts = [p for c in body.get("contents", []) for p in c.get("parts", [])]
     tests = [
@@ -348,12 +508,15 @@ def exercise_5(ask_with_function: Callable, client: Any, model: str) -> Verdict:
          "Pass the model's arguments as keywords: function(**call.args)."),
         (lambda: len(responses) >= len(calls) and all(r.name == "convert_currency" for r in responses),
          "Each call needs a function_response part with the function's name.",
-         "Append types.Part.from_function_response(name=call.name, response=result) for each call."),
+         "Use function_responses(response, {declaration['name']: function}) from exercise 5."),
         (lambda: [r.response for r in responses] == results[:len(responses)],
          "The function_response does not carry the function's result.",
          "Pass the dictionary the function returned as response=."),
         (lambda: all(turns[i].role == "user" for i in answered), "The function results must be in a 'user' turn.",
-         "Wrap the function_response part in types.Content(role='user', parts=[...])."),
+         "Wrap the function_response parts in types.Content(role='user', parts=[...])."),
+        (lambda: len(answered) == 1 and len(responses) == n_calls,
+         f"The results of the model's {n_calls} call(s) are spread over {len(answered)} turns.",
+         "All the results of one model turn go in ONE user turn (exercise 5)."),
         (lambda: asked[0] < min(answered), "The results come before the model's function call.",
          "Append the model's turn first, then the results."),
         (lambda: not local or any("functionResponse" in p for p in last_parts),

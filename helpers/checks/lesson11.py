@@ -3,12 +3,13 @@
 In the exercise notebook::
 
     from helpers.checks import lesson11 as check
-    check.exercise_2(chat)
+    check.exercise_3(chat)
 
-The checks test structure (types, roles, the request that went on the wire), never the model's
-wording, so they pass with the local model and with live providers alike. Exercise 2 and 4 call
-your ``chat()`` for real, with tiny token limits; the request inspector is read only for the
-providers whose calls go to the local server.
+The checks test structure (types, roles, the settings chosen, the request that went on the wire),
+never the model's wording, so they pass with the local model and with live providers alike.
+Exercises 3 and 5 call your ``chat()`` for real, with small token limits (larger for models that
+always reason, whose reasoning counts against the limit); the request inspector is read only for
+the providers whose calls go to the local server.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ PROVIDERS = ("openai", "groq", "gemini", "huggingface", "lmstudio")
 OPENAI_STYLE = ("openai", "groq", "huggingface", "lmstudio")
 ROLES = ("system", "user", "assistant")
 
-# The conversation exercise 2 sends to every provider.
+# The conversation exercise 3 sends to every provider.
 SAMPLE = [
     {"role": "system", "content": "You answer in one short sentence."},
     {"role": "user", "content": "Name a colour."},
@@ -37,7 +38,35 @@ SAMPLE = [
     {"role": "user", "content": "Name another one."},
 ]
 TEMPERATURE = 0.3
-MAX_TOKENS = 12
+MAX_TOKENS = 12   # for models that do not reason (or reason only when asked): a short answer
+ROOMY_TOKENS = 200   # for models that always reason: the reasoning counts against the limit, so leave room
+LIMIT_FIELD = {"openai": "max_completion_tokens", "groq": "max_completion_tokens", "gemini": "max_output_tokens",
+               "huggingface": "max_tokens", "lmstudio": "max_tokens"}
+
+
+def expected_options(provider: str, model: str, temperature: float, max_tokens: int) -> dict:
+    """What ``model_options`` should return: the lesson's rules, applied to the catalogue's entry for ``model``."""
+    info = models.info(provider, model)
+    options: dict[str, Any] = {(info.token_limit if info and info.token_limit else LIMIT_FIELD[provider]): max_tokens}
+    if info is None or info.sampling == "honoured":
+        options["temperature"] = temperature
+    elif info.sampling == "reasoning_off":
+        options.update(temperature=temperature, reasoning_effort="none")
+    if info is not None and info.reasoning != "none" and "reasoning_effort" not in options and info.reasoning_levels:
+        lowest = info.reasoning_levels[0]
+        if info.reasoning_param == "thinking_level":
+            options["thinking_config"] = {"thinking_level": lowest}
+        else:
+            options[info.reasoning_param] = lowest
+    if provider == "huggingface" and "reasoning_effort" in options:
+        options["extra_body"] = {"reasoning_effort": options.pop("reasoning_effort")}
+    return options
+
+
+def limit_for(provider: str, model: str | None = None) -> int:
+    """The token limit the checks give ``chat()``: room for the reasoning of a model that always reasons."""
+    info = models.info(provider, model or models.chat(provider))
+    return ROOMY_TOKENS if info is not None and info.reasoning == "always" else MAX_TOKENS
 
 
 def _fail(exercise: str, problem: str, hint: str) -> Verdict:
@@ -93,6 +122,68 @@ def exercise_1(to_gemini: Callable[[list[dict]], tuple[list[dict], str | None]])
 
 # --------------------------------------------------------------------------- exercise 2
 
+def _option_cases() -> list[tuple[str, str]]:
+    """(provider, model) pairs that cover every rule: the defaults, the fallbacks, models the catalogue has for other
+    reasons (a Gemini model that honours temperature, a stronger one, Hugging Face's reasoning fallback) and models it
+    does not know."""
+    cases = [(p, models.chat(p)) for p in PROVIDERS]
+    cases += [(p, m) for p in PROVIDERS for m in models.fallbacks(p)]
+    cases += [(p, m.id) for (p, _), m in models.entries().items() if m.token_limit and m.status_on() != "shut_down"]
+    cases += [("openai", "a-model-the-catalogue-does-not-know"), ("gemini", "another-unknown-model"),
+              ("lmstudio", "qwen/qwen3-4b")]
+    return list(dict.fromkeys(cases))
+
+
+def exercise_2(model_options: Callable[..., dict]) -> Verdict:
+    """Exercise 2: ``model_options(provider, model, temperature, max_tokens)`` decides the settings from the catalogue.
+
+    No model is called: the answer is compared with the lesson's rules applied to each catalogue entry.
+    """
+    require_done(model_options, exercise="Exercise 2")
+    ex = "Exercise 2 · settings from the catalogue"
+    wrong = []
+    for provider, model in _option_cases():
+        want = expected_options(provider, model, 0.5, 123)
+        got, err = _call(model_options, provider, model, 0.5, 123)
+        if err:
+            return _fail(ex, f"model_options({provider!r}, {model!r}, 0.5, 123) raised {err}.",
+                         "info = helpers.models.info(provider, model) is None for a model the catalogue does not know: "
+                         "use LIMIT_FIELD[provider] and send the temperature then.")
+        if got != want:
+            wrong.append((provider, model, got, want))
+    if wrong:
+        provider, model, got, want = wrong[0]
+        info = models.info(provider, model)
+        limit_key = next(iter(want))
+        if not isinstance(got, dict):
+            why = "return a dictionary of keyword arguments"
+        elif got.get(limit_key) != 123:
+            why = f"the token limit is called {limit_key!r} for it"
+        elif info is None:
+            why = "the catalogue does not know this model: send the temperature, and LIMIT_FIELD[provider]"
+        elif ("temperature" in got) != ("temperature" in want):
+            why = f"its sampling is {info.sampling!r}: " + ("send the temperature" if "temperature" in want
+                                                            else "no temperature")
+        elif got.get("extra_body") != want.get("extra_body"):
+            why = "InferenceClient.chat_completion() takes reasoning_effort only inside extra_body"
+        elif got.get("reasoning_effort") != want.get("reasoning_effort"):
+            why = (f"its reasoning_levels are {list(info.reasoning_levels)}: ask for the lowest, or 'none' when the "
+                   "temperature needs the reasoning off")
+        elif got.get("thinking_config") != want.get("thinking_config"):
+            why = "a Gemini thinking level goes in thinking_config={'thinking_level': lowest}"
+        else:
+            why = "compare the two dictionaries key by key"
+        return _fail(ex, f"{len(wrong)} case(s) wrong; for example model_options({provider!r}, {model!r}, 0.5, 123) "
+                         f"returned {got!r}, expected {want!r} ({why}).",
+                     "Decide from info = helpers.models.info(provider, model): .token_limit, .sampling, .reasoning, "
+                     ".reasoning_param and .reasoning_levels, never from the model's name.")
+    return verdict(ex, [(lambda: True, "", "")],
+                   f"the right settings for all {len(_option_cases())} models tried (defaults, fallbacks, other "
+                   "catalogue models and unknown ones).")
+
+
+# --------------------------------------------------------------------------- exercise 3
+
 
 def _last_n() -> int:
     items = server.last_requests(1)
@@ -117,8 +208,19 @@ def _expected_provider(provider: str) -> tuple[str, ...]:
     return (provider,)
 
 
-def _wire_problem(provider: str, req: dict | None, *, stream: bool, model: str) -> tuple[str, str] | None:
+def _sent_level(thinking: Any) -> str | None:
+    """The thinking level in a Gemini request's thinkingConfig, lower case (either spelling of the key)."""
+    if not isinstance(thinking, dict):
+        return None
+    level = thinking.get("thinkingLevel", thinking.get("thinking_level"))
+    return str(level).lower() if level is not None else None
+
+
+def _wire_problem(provider: str, req: dict | None, *, stream: bool, model: str,
+                  limit: int) -> tuple[str, str] | None:
     """What is wrong with the request ``chat()`` sent for ``provider`` (None when it is right)."""
+    want = expected_options(provider, model, TEMPERATURE, limit)
+    hint_options = f"Send model_options({provider!r}, model, temperature, max_tokens), which gives {want}."
     who = f"chat({provider!r}, ...{', stream=True' if stream else ''})"
     if req is None:
         return (f"{who}: the local server saw no chat request.",
@@ -141,15 +243,21 @@ def _wire_problem(provider: str, req: dict | None, *, stream: bool, model: str) 
              "the contents do not have the roles user, model, user.", "Convert the messages with to_gemini(messages)."),
             (system == SAMPLE[0]["content"], "the system message did not arrive as the system instruction.",
              'Put it in the config: {"system_instruction": system_instruction, ...}.'),
-            (config.get("temperature") == TEMPERATURE,
+            (config.get("temperature") == want.get("temperature"),
+             f"the temperature sent was {config.get('temperature')!r}; expected {want.get('temperature')!r} "
+             "(current Gemini models ignore a temperature, so none is sent)." if "temperature" not in want else
              f"the temperature sent was {config.get('temperature')!r}, not {TEMPERATURE}.",
-             'Put it in the config: {"temperature": temperature, ...}.'),
-            (config.get("maxOutputTokens") == MAX_TOKENS,
-             f"the token limit sent was {config.get('maxOutputTokens')!r}, not {MAX_TOKENS}.",
-             'Gemini calls it max_output_tokens, in the config.'),
+             'Build the config as {"system_instruction": system_instruction, **options}. ' + hint_options),
+            (config.get("maxOutputTokens") == limit,
+             f"the token limit sent was {config.get('maxOutputTokens')!r}, not {limit}.",
+             'Gemini calls it max_output_tokens, in the config. ' + hint_options),
+            (_sent_level(config.get("thinkingConfig")) == (want.get("thinking_config") or {}).get("thinking_level"),
+             f"the thinking config sent was {config.get('thinkingConfig')!r}; expected "
+             f"{want.get('thinking_config')!r}.", hint_options),
         ]
     else:
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        effort = (want.get("extra_body") or {}).get("reasoning_effort", want.get("reasoning_effort"))
+        limit_field = next(k for k in want if k in ("max_tokens", "max_completion_tokens"))
         checks = [
             (body.get("model") == model, f"the model sent was {body.get('model')!r}, not {model!r}.",
              "Use model = model or helpers.models.chat(provider), and pass model=model."),
@@ -158,11 +266,14 @@ def _wire_problem(provider: str, req: dict | None, *, stream: bool, model: str) 
             (bool(body.get("stream")) == stream,
              f"the request had stream={bool(body.get('stream'))}, expected {stream}.",
              "Pass stream=stream to the call."),
-            (body.get("temperature") == TEMPERATURE,
-             f"the temperature sent was {body.get('temperature')!r}, not {TEMPERATURE}.",
-             "Pass temperature=temperature."),
-            (limit == MAX_TOKENS, f"the token limit sent was {limit!r}, not {MAX_TOKENS}.",
-             "Pass max_tokens (or, for OpenAI and Groq, max_completion_tokens) = max_tokens."),
+            (body.get("temperature") == want.get("temperature"),
+             f"the temperature sent was {body.get('temperature')!r}, expected {want.get('temperature')!r}.",
+             "Pass the settings with **options. " + hint_options),
+            (body.get(limit_field) == limit and (limit_field == "max_tokens" or "max_tokens" not in body),
+             f"the token limit sent was {body.get(limit_field)!r} as {limit_field!r}; expected {limit} "
+             f"(fields sent: {sorted(k for k in body if 'tokens' in k)}).", hint_options),
+            (body.get("reasoning_effort") == effort,
+             f"the reasoning_effort sent was {body.get('reasoning_effort')!r}, expected {effort!r}.", hint_options),
         ]
     for ok, problem, hint in checks:
         if not ok:
@@ -174,8 +285,9 @@ def _check_one(chat: Callable, provider: str, stream: bool) -> tuple[str, str] |
     """Call ``chat`` once for ``provider``; what is wrong (problem, hint), or None."""
     local = course.is_local(provider)
     model = models.chat(provider)
+    limit = limit_for(provider, model)
     n0 = _last_n() if local else 0
-    out, err = _call(chat, provider, copy.deepcopy(SAMPLE), temperature=TEMPERATURE, max_tokens=MAX_TOKENS,
+    out, err = _call(chat, provider, copy.deepcopy(SAMPLE), temperature=TEMPERATURE, max_tokens=limit,
                      stream=stream)
     who = f"chat({provider!r}, messages{', stream=True' if stream else ''})"
     if err:
@@ -187,7 +299,9 @@ def _check_one(chat: Callable, provider: str, stream: bool) -> tuple[str, str] |
             return (f"{who} returned a {type(out).__name__}, not the answer's text{extra}.",
                     "Return response.choices[0].message.content (Gemini: response.text).")
         if not out.strip():
-            return f"{who} returned an empty answer.", "Return the text of the answer, not an empty string."
+            return (f"{who} returned an empty answer.",
+                    "Return the text of the answer. If the model reasons, did its reasoning use the whole token limit? "
+                    "Send model_options(...), which asks for the least reasoning.")
     else:
         if isinstance(out, (str, bytes)) or not isinstance(out, Iterable):
             return (f"{who} returned a {type(out).__name__}; with stream=True it should give an iterator of "
@@ -203,7 +317,7 @@ def _check_one(chat: Callable, provider: str, stream: bool) -> tuple[str, str] |
         if not "".join(pieces).strip():
             return f"the pieces of {who} join to an empty answer.", "Yield the text of each chunk."
     if local:
-        return _wire_problem(provider, _request_since(n0), stream=stream, model=model)
+        return _wire_problem(provider, _request_since(n0), stream=stream, model=model, limit=limit)
     return None
 
 
@@ -218,15 +332,16 @@ def _lmstudio_reachable() -> bool:
         return False
 
 
-def exercise_2(chat: Callable[..., Any]) -> Verdict:
-    """Exercise 2: ``chat(provider, messages, *, model, temperature, max_tokens, stream)`` over all five back ends.
+def exercise_3(chat: Callable[..., Any]) -> Verdict:
+    """Exercise 3: ``chat(provider, messages, *, model, temperature, max_tokens, stream)`` over all five back ends.
 
-    Calls ``chat`` eleven times with ``max_tokens=12``; this takes up to a minute on the local model.
+    Calls ``chat`` eleven times with ``max_tokens=12`` (200 for models that always reason); this takes up to a
+    minute on the local model.
     LM Studio is left out (and the verdict says so) only when nothing answers for it, e.g. in live mode
     with LM Studio closed.
     """
-    require_done(chat, exercise="Exercise 2")
-    ex = "Exercise 2 · one function, five back ends"
+    require_done(chat, exercise="Exercise 3")
+    ex = "Exercise 3 · one function, five back ends"
     with_lmstudio = _lmstudio_reachable()
     for provider in PROVIDERS if with_lmstudio else PROVIDERS[:-1]:
         for stream in (False, True):
@@ -236,7 +351,7 @@ def exercise_2(chat: Callable[..., Any]) -> Verdict:
     alternative = (models.catalogue()["openai"].get("fallbacks") or [models.chat("openai")])[0]
     n0 = _last_n()
     out, err = _call(chat, "openai", copy.deepcopy(SAMPLE), model=alternative, temperature=TEMPERATURE,
-                     max_tokens=MAX_TOKENS)
+                     max_tokens=limit_for("openai", alternative))
     if err or not isinstance(out, str):
         return _fail(ex, f"chat('openai', messages, model={alternative!r}) failed: {err or type(out).__name__}.",
                      "Use the model argument when it is given.")
@@ -254,14 +369,14 @@ def exercise_2(chat: Callable[..., Any]) -> Verdict:
     done = "all five back ends answer" if with_lmstudio else \
         "OpenAI, Groq, Gemini and Hugging Face answer (LM Studio not tested: it is not running)"
     return verdict(ex, [(lambda: True, "", "")],
-                   f"{done}, with and without streaming, and send the model, temperature and token limit "
-                   "you asked for.")
+                   f"{done}, with and without streaming, and send the model and the settings it accepts "
+                   "(temperature, token limit, reasoning) as model_options() decides them.")
 
 
-# --------------------------------------------------------------------------- exercise 3
+# --------------------------------------------------------------------------- exercise 4
 
 GOOD_TRANSCRIPT = {
-    "saved_at": "2026-11-15T14:22:33+01:00", "provider": "groq", "model": "llama-3.3-70b-versatile",
+    "saved_at": "2026-11-15T14:22:33+01:00", "provider": "groq", "model": models.chat("groq"),
     "temperature": 0.7, "local": True,
     "messages": [{"role": "system", "content": "You are a friendly assistant."},
                  {"role": "user", "content": "Un café, s'il vous plaît ☕"},
@@ -284,10 +399,10 @@ BAD_TRANSCRIPTS = [
 ]
 
 
-def exercise_3(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
-    """Exercise 3: ``load_transcript(path)`` returns the messages of a saved transcript, or raises ValueError."""
-    require_done(load_transcript, exercise="Exercise 3")
-    ex = "Exercise 3 · load and validate a transcript"
+def exercise_4(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
+    """Exercise 4: ``load_transcript(path)`` returns the messages of a saved transcript, or raises ValueError."""
+    require_done(load_transcript, exercise="Exercise 4")
+    ex = "Exercise 4 · load and validate a transcript"
     with tempfile.TemporaryDirectory() as tmp:
         good = Path(tmp) / "good.json"
         good.write_text(json.dumps(GOOD_TRANSCRIPT, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -321,28 +436,28 @@ def exercise_3(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
     ], f"a valid transcript loads, and all {len(BAD_TRANSCRIPTS)} broken ones are refused with a clear ValueError.")
 
 
-# --------------------------------------------------------------------------- exercise 4
+# --------------------------------------------------------------------------- exercise 5
 
 
-def exercise_4(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
-    """Exercise 4: ``chat_with_fallback(messages, attempts, **options)`` returns (provider, answer).
+def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
+    """Exercise 5: ``chat_with_fallback(messages, attempts, **options)`` returns (provider, answer).
 
     Uses model names with ``-simulate-404`` / ``-simulate-503`` (the local server's teaching errors; a live
     provider answers 404 to such a name), so the failing attempts are quick and cost nothing.
     """
-    require_done(chat_with_fallback, exercise="Exercise 4")
-    ex = "Exercise 4 · fall back to another provider"
+    require_done(chat_with_fallback, exercise="Exercise 5")
+    ex = "Exercise 5 · fall back to another provider"
     question = [{"role": "user", "content": "Say hello."}]
     broken_openai = models.chat("openai") + "-simulate-404"
     broken_gemini = models.chat("gemini") + "-simulate-503"
     broken_hf = models.chat("huggingface") + "-simulate-404"
 
-    one, err1 = _call(chat_with_fallback, question, [("groq", None)], max_tokens=MAX_TOKENS)
+    one, err1 = _call(chat_with_fallback, question, [("groq", None)], max_tokens=ROOMY_TOKENS)
     if err1:
         return _fail(ex, f"with one working attempt it raised {err1}.",
                      "Call chat(provider, messages, model=model, **options).")
     second, err2 = _call(chat_with_fallback, question, [("openai", broken_openai), ("groq", None)],
-                         max_tokens=MAX_TOKENS)
+                         max_tokens=ROOMY_TOKENS)
     if err2:
         return _fail(ex, f"when the first provider fails (404) it raised {err2} instead of trying the next one.",
                      "Wrap the chat() call in try / except PROVIDER_ERRORS and continue with the next attempt.")
@@ -357,7 +472,7 @@ def exercise_4(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
         all_fail_error = f"!{type(e).__name__}: {e}"
     own_bug = ""
     try:
-        chat_with_fallback(question, [("no-such-provider", None), ("groq", None)], max_tokens=MAX_TOKENS)
+        chat_with_fallback(question, [("no-such-provider", None), ("groq", None)], max_tokens=ROOMY_TOKENS)
     except NotImplementedError:
         raise
     except ValueError:
