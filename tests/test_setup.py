@@ -64,7 +64,8 @@ def test_local_mode_answers_through_the_plain_sdk_call(clean_env):
 
     client = OpenAI()  # no arguments: the environment set by setup() decides
     r = client.chat.completions.create(model=helpers.models.chat("openai"),
-                                       messages=[{"role": "user", "content": "Hi"}], max_tokens=5)
+                                       messages=[{"role": "user", "content": "Hi"}], max_completion_tokens=5,
+                                       reasoning_effort="none")
     assert "local" in r.model
 
 
