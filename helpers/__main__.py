@@ -32,35 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.command == "server":
-        from .server import ServerError, lifecycle
-
-        if args.action in ("stop", "restart"):
-            print("Stopped the local server." if lifecycle.stop() else "No course server was running.")
-            if args.action == "stop":
-                return 0
-        if args.action in ("start", "restart"):
-            try:
-                lifecycle.start()
-            except ServerError as e:
-                print(e, file=sys.stderr)
-                return 1
-        s = lifecycle.status()
-        if args.json:
-            print(json.dumps(s, indent=2))
-        elif s["running"]:
-            eng = s["engine"]
-            print(f"Local server running at {s['url']} (pid {s['pid']}).")
-            print(f"  model engine: {eng['kind']} ({eng['model']})" +
-                  (f"  <- FALLBACK: {eng['error']}" if eng["kind"] == "fallback" else ""))
-            print(f"  embeddings:   {eng['embeddings']}")
-            lm = s.get("lmstudio_port")
-            print(f"  LM Studio API: http://localhost:{lm}/v1" if lm else
-                  "  LM Studio API: port 1234 was busy; use the server's own /v1 instead")
-            print(f"  logs and request log: {lifecycle.state_dir()}")
-        else:
-            print(f"The local server is not running ({s['reason']}). Start it: python -m helpers server start")
-            return 0 if args.action == "status" else 1
-        return 0
+        return _server(args.action, args.json)
     if args.command == "install-model":
         from .install import install_model
 
@@ -84,6 +56,58 @@ def main(argv: list[str] | None = None) -> int:
 
         return workspace_main(["--dest", args.dest] if args.dest else []) or 0
     return 2
+
+
+def _server(action: str, as_json: bool) -> int:
+    """``python -m helpers server ...``: every failure is one sentence on stderr and exit code 1, never a traceback."""
+    from .server import ServerError, lifecycle
+
+    try:
+        if action in ("stop", "restart"):
+            print("Stopped the local server." if lifecycle.stop() else "No course server was running.")
+            if action == "stop":
+                return 0
+        if action in ("start", "restart"):
+            lifecycle.start()
+        s = lifecycle.status()
+        untracked = lifecycle.untracked_servers() if action == "status" else []
+    except ServerError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except OSError as e:
+        verb = {"start": "started", "stop": "stopped", "status": "checked", "restart": "restarted"}[action]
+        print(f"The local server could not be {verb}: "
+              f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}. Check the folder in COURSE_STATE_DIR, "
+              "then run `python -m helpers server restart`.", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps({**s, **({"untracked": untracked} if untracked else {})}, indent=2))
+    elif s["running"]:
+        eng = s.get("engine") or {}
+        print(f"Local server running at {s['url']} (pid {s['pid']}).")
+        line = f"  model engine: {eng.get('kind', '?')} ({eng.get('model', '?')})"
+        if eng.get("kind") == "fallback":
+            line += f"  <- FALLBACK: {eng.get('error')}"
+        elif eng.get("error") or eng.get("health") in ("hung", "dead"):
+            line += f"  <- {eng.get('error') or 'not answering; the server is restarting it'}"
+        print(line)
+        if eng.get("threads"):
+            print(f"  engine threads: {eng['threads']} (restarts so far: {eng.get('restarts', 0)})")
+        print(f"  embeddings:   {eng.get('embeddings', '?')}")
+        lm = s.get("lmstudio_port")
+        wanted = s.get("lmstudio_port_wanted")
+        print(f"  LM Studio API: http://localhost:{lm}/v1" if lm else
+              f"  LM Studio API: port {wanted} was busy; use the server's own /v1 instead" if wanted else
+              "  LM Studio API: not served (COURSE_LMSTUDIO_PORT=0); use the server's own /v1")
+        print(f"  logs and request log: {s.get('state_dir') or lifecycle.state_dir()}")
+    else:
+        print(f"The local server is not running ({s['reason']}). Start it: python -m helpers server start")
+    for pid in untracked if not as_json else []:
+        print(f"  also running, not in the state file: a course server of this state folder (pid {pid}); "
+              "`python -m helpers server restart` stops it and starts one.")
+    if not s["running"]:
+        return 0 if action == "status" else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -40,6 +40,28 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
+class WorkspaceError(OSError):
+    """The workspace folder cannot be made or written; the message says what to do."""
+
+
+def _make_folder(dest: Path) -> None:
+    """Create ``dest`` (and its parents) or raise ``WorkspaceError`` with one sentence."""
+    if dest.exists() and not dest.is_dir():
+        raise WorkspaceError(f"{dest} is a file, not a folder: choose a folder with --dest (it is created if "
+                             "missing), or leave --dest out to use my_work/.")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a parent is a file, or a broken link has that name
+        raise WorkspaceError(f"{dest} cannot be a folder because {e.filename or 'something'} is in the way: choose "
+                             "another folder with --dest.") from e
+    except NotADirectoryError as e:
+        raise WorkspaceError(f"{dest} cannot be a folder because a file is in the way on its path: choose another "
+                             "folder with --dest.") from e
+    except OSError as e:
+        raise WorkspaceError(f"Could not create the folder {dest}: {e.strerror or e}. Choose a folder you can write "
+                             "with --dest.") from e
+
+
 def copy_exercises(dest: Path | None = None, *, root: Path | None = None) -> list[Path]:
     """Copy every exercise notebook into ``dest`` (default ``my_work/`` in the course folder).
 
@@ -48,19 +70,24 @@ def copy_exercises(dest: Path | None = None, *, root: Path | None = None) -> lis
     automatically when not given).
     """
     root = Path(root) if root is not None else course_root()
-    dest = Path(dest) if dest is not None else root / WORKSPACE_NAME
+    dest = Path(dest).expanduser() if dest is not None else root / WORKSPACE_NAME
     sources = sorted((root / "exercises").glob("*.ipynb"))
+    sources = [p for p in sources if ".mine-" not in p.name and p.is_file()]  # moved-aside copies stay where they are
     if not sources:
         print(f"No exercise notebooks found in {root / 'exercises'}.")
         return []
-    dest.mkdir(parents=True, exist_ok=True)
+    _make_folder(dest)
     copied = []
     for source in sources:
         target = dest / source.name
-        if target.exists():
+        if target.exists() or target.is_symlink():
             print(f"kept your version of {_shown(target, root)}")
             continue
-        shutil.copy2(source, target)
+        try:
+            shutil.copy2(source, target)
+        except OSError as e:
+            raise WorkspaceError(f"Could not copy {source.name} into {dest}: {e.strerror or e}. Free some space or "
+                                 "choose another folder with --dest.") from e
         copied.append(target)
         print(f"copied exercises/{source.name} -> {_shown(target, root)}")
     return copied
@@ -76,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         copied = copy_exercises(args.dest)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, WorkspaceError) as error:
         print(error)
+        return 1
+    except OSError as error:  # anything else the file system refuses: still one sentence
+        print(f"Could not copy the exercises: {error.strerror or error}"
+              f"{f' ({error.filename})' if error.filename else ''}. Choose another folder with --dest.")
         return 1
     print(f"{len(copied)} new notebook(s). Open them from {args.dest or WORKSPACE_NAME + '/'} and work there.")
     return 0

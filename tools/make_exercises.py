@@ -4,6 +4,7 @@ Usage::
 
     python tools/make_exercises.py           # (re)write exercises/
     python tools/make_exercises.py --check   # list stale exercise notebooks, write nothing, exit 1 if any
+    python tools/make_exercises.py --force   # also overwrite edited exercise notebooks (no copy kept)
 
 In the solutions, mark what the learner must write:
 
@@ -18,6 +19,32 @@ Everything else is kept; outputs and execution counts are cleared, "(solutions)"
 becomes "(exercises)", and the badge, setup cell and navigation line are set for the exercise.
 Nothing is written when any solutions notebook has unbalanced markers. Only ``exercises/`` is
 written (learners work in ``my_work/``, see ``python -m helpers workspace``).
+
+Learners' work in ``exercises/`` is never lost
+----------------------------------------------
+Learners do type into ``exercises/NN_*.ipynb`` itself, so the tool only replaces or removes a file
+that it can prove it generated and nobody changed since. The proof is a small manifest,
+``exercises/.generated.json`` (committed with the exercises), holding for each notebook it wrote a
+SHA-256 fingerprint of the content: each cell's type, source, outputs and attachments (the badge
+and navigation cells, which ``decorate_notebooks.py`` manages, excepted). Metadata and formatting
+are left out on purpose: opening and saving a notebook in Jupyter rewrites both, and that is not an
+edit, while every kind of learner work is: answers typed but never run, edited markdown answers, a
+notebook cleared or stripped by nbstripout after editing, a notebook saved with outputs. (Git's HEAD version would be a weaker proof: a learner may commit their answers
+in their own clone, and a course downloaded as a zip has no git at all.)
+
+* A notebook whose fingerprint is the recorded one is ours: it is rewritten when its solutions
+  notebook changed, and deleted when its solutions notebook was removed.
+* Any other exercise notebook that must change (its content differs from what the solutions give
+  now, and it is not the recorded version, or nothing is recorded for it) is first moved aside to
+  ``exercises/NN_name.mine-<date>T<time>.ipynb``; a message names that file; then the new
+  exercise is written.
+* Files the tool did not write (Jupyter's "Duplicate" copies such as ``04_openai-Copy1.ipynb``,
+  moved-aside copies, a learner's own notebooks, an edited notebook whose lesson lost its exercises)
+  are never touched; they are listed as notes.
+
+``--force`` (maintainers) overwrites edited exercise notebooks in place without keeping a copy; it
+still never touches files the tool did not write. ``--check`` writes nothing and reports every
+exercise that differs from what the solutions give, and a manifest that is missing or out of date.
 """
 
 from __future__ import annotations
@@ -25,9 +52,13 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
+import json
+import os
 import re
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -42,6 +73,7 @@ ASSIGN_PLACEHOLDER = "...  # YOUR CODE HERE"
 RAISE_PLACEHOLDER = 'raise NotImplementedError("Exercise: write your code here")  # YOUR CODE HERE'
 ANSWER_PLACEHOLDER = "*Write your answer here.*"
 SOLUTION_ONLY_TAG = "solution-only"
+MANIFEST = ".generated.json"  # in exercises/: fingerprints of the notebooks this tool wrote
 
 
 class MarkerError(CourseError):
@@ -181,46 +213,157 @@ def _file_text(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _has_learner_work(path: Path) -> bool:
-    """True when an exercise notebook was run and saved (generated ones never hold outputs)."""
+def fingerprint(text: str) -> str | None:
+    """SHA-256 of a notebook's content (cell types, sources, outputs, attachments); None if unreadable.
+
+    Metadata, ids and formatting are left out: Jupyter rewrites them on every save. So are the Colab
+    badge and navigation cells, which ``decorate_notebooks.py`` rewrites in place.
+    """
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-    except Exception:  # noqa: BLE001 - unreadable: treat as someone's file, do not touch it
+        nb = nbformat.reads(text, as_version=4)
+        cells = [[c.get("cell_type"), cell_text(c), c.get("outputs") or [], c.get("attachments") or {}]
+                 for c in nb.cells if not is_marker_cell(c)]
+    except Exception:  # noqa: BLE001 - not a notebook we can read: nobody can prove it is ours
+        return None
+    return "sha256:" + hashlib.sha256(json.dumps(cells, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _file_fingerprint(path: Path) -> str | None:
+    try:
+        return fingerprint(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """The recorded fingerprints, by file name ({} when there is no readable manifest)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        notebooks = data.get("notebooks", {}) if isinstance(data, dict) else {}
+        return {k: v for k, v in notebooks.items() if isinstance(k, str) and isinstance(v, str)}
+    except (OSError, ValueError):
+        return {}
+
+
+def _manifest_text(recorded: dict[str, str]) -> str:
+    data = {"about": "Written by tools/make_exercises.py: a fingerprint of each exercise notebook it generated, so "
+                     "that it never overwrites or deletes one that someone edited. Commit it with exercises/.",
+            "notebooks": dict(sorted(recorded.items()))}
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def _same_file_text(current: str, text: str) -> bool:
+    """True when a notebook file on disk is exactly what the tool writes (after nbformat's normalisation)."""
+    if current == text:
         return True
-    return any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+    try:
+        return _file_text(nbformat.reads(current, as_version=4)) == text
+    except Exception:  # noqa: BLE001 - unreadable: not the generated file
+        return False
 
 
-def run(root: Path = ROOT, check: bool = False, force: bool = False) -> list[str]:
-    """Bring exercises/ up to date (or only report, with ``check``); return one line per change."""
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _aside_name(path: Path, stamp: str) -> Path:
+    """``NN_name.mine-<stamp>.ipynb`` next to ``path``, never an existing file."""
+    candidate = path.with_name(f"{path.stem}.mine-{stamp}{path.suffix}")
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.mine-{stamp}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def run(root: Path = ROOT, check: bool = False, force: bool = False, notes: list[str] | None = None) -> list[str]:
+    """Bring exercises/ up to date (or only report, with ``check``); return one line per change.
+
+    Lines about files left alone (not generated by this tool) go to ``notes`` when it is given.
+    Edited exercise notebooks are moved aside first (see the module's docstring); ``force``
+    overwrites them instead.
+    """
     course = load_course(root)
     expected = build_exercises(course)  # raises before anything is written
     folder = root / FOLDERS["exercise"]
-    report = []
-    worked_on = [p.relative_to(root).as_posix() for p in sorted(folder.glob("*.ipynb")) if folder.is_dir()
-                 and _has_learner_work(p)]
-    if worked_on and not check and not force:
-        raise CourseError("these exercise notebooks hold someone's work (they were run and saved with outputs): "
-                          + ", ".join(worked_on) + ". Keep that work first: `python -m helpers workspace` copies "
-                          "exercises into my_work/ (or move the files there yourself), then restore the generated "
-                          "files with `git checkout -- exercises/`, or pass --force to overwrite them.")
-    for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
-        relpath = path.relative_to(root).as_posix()
-        if relpath not in expected:
-            report.append(f"{relpath}: no solutions/{path.name} to generate it from" + ("" if check else "; removed"))
+    notes = notes if notes is not None else []
+    recorded = read_manifest(folder)
+    manifest_before = dict(recorded)
+    report: list[str] = []
+    stamp = time.strftime("%Y-%m-%dT%H-%M-%S")
+    present = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
+    exercise_folder = FOLDERS["exercise"]
+
+    for relpath in expected:  # before anything is written or removed
+        path = root / relpath
+        if not path.is_file() and (path.exists() or path.is_symlink()):
+            raise CourseError(f"{relpath} exists but is not a notebook file (a folder or a broken link); "
+                              "move it away and run again.")
+
+    for path in present:  # files no solution generates any more
+        name, relpath = path.name, f"{exercise_folder}/{path.name}"
+        if relpath in expected:
+            continue
+        if name in recorded and _file_fingerprint(path) == recorded[name]:
+            report.append(f"{relpath}: no solutions/{name} to generate it from" + ("" if check else "; removed"))
             if not check:
                 path.unlink()
+                del recorded[name]
+        elif name in recorded:
+            notes.append(f"{relpath}: its solutions notebook is gone, but it holds edits, so it was left alone")
+            if not check:
+                del recorded[name]
+        elif ".mine-" not in name:
+            notes.append(f"{relpath}: not generated by this tool; left alone")
+
     for relpath, text in expected.items():
         path = root / relpath
+        name = path.name
+        wanted = fingerprint(text)
         if not path.is_file():
             reason = "missing"
-        elif _file_text(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)) != text:
-            reason = "differs from its solutions notebook"
         else:
-            continue
-        report.append(f"{relpath}: {reason}" + ("" if check else "; written"))
+            current_text = path.read_text(encoding="utf-8", errors="replace")
+            current = fingerprint(current_text)
+            if _same_file_text(current_text, text):
+                if recorded.get(name) != wanted:
+                    recorded[name] = wanted
+                continue
+            if current == wanted:
+                reason = "differs from its solutions notebook (only in metadata or formatting)"
+            elif current is not None and current == recorded.get(name):
+                reason = "differs from its solutions notebook"
+            elif force:
+                reason = "differs from its solutions notebook and was edited (--force: overwritten, no copy kept)"
+            else:
+                aside = _aside_name(path, stamp)
+                shown = f"{exercise_folder}/{aside.name}"
+                reason = ("differs from its solutions notebook and holds someone's edits"
+                          + (f" (they would be kept in {exercise_folder}/{path.stem}.mine-<date>.ipynb)" if check else
+                             f": moved it to {shown} (your work is there), then wrote the new exercise"))
+                if not check:
+                    path.rename(aside)
+        report.append(f"{relpath}: {reason}" + ("" if check or "moved it to" in reason else "; written"))
         if not check:
             path.parent.mkdir(exist_ok=True)
             path.write_text(text, encoding="utf-8")
+            recorded[name] = wanted
+
+    expected_names = {relpath.rsplit("/", 1)[-1] for relpath in expected}
+    want_manifest = {k: v for k, v in recorded.items() if k in expected_names}
+    if check:
+        current_files = {relpath.rsplit("/", 1)[-1]: fingerprint(text) for relpath, text in expected.items()}
+        if not report and expected and manifest_before != current_files:
+            report.append(f"{exercise_folder}/{MANIFEST}: does not record exactly the generated exercises")
+    elif want_manifest != manifest_before or (want_manifest and not (folder / MANIFEST).is_file()):
+        folder.mkdir(exist_ok=True)
+        if want_manifest:
+            _write_atomic(folder / MANIFEST, _manifest_text(want_manifest))
+            report.append(f"{exercise_folder}/{MANIFEST}: recorded what was generated")
+        elif (folder / MANIFEST).is_file():
+            (folder / MANIFEST).unlink()
     return report
 
 
@@ -228,13 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale exercise notebooks, write nothing")
     parser.add_argument("--root", type=Path, default=ROOT, help="the course repository (default: this one)")
-    parser.add_argument("--force", action="store_true", help="overwrite exercise notebooks that hold outputs")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite edited exercise notebooks in place instead of moving them aside")
     args = parser.parse_args(argv)
+    notes: list[str] = []
     try:
-        report = run(args.root.resolve(), check=args.check, force=args.force)
+        report = run(args.root.resolve(), check=args.check, force=args.force, notes=notes)
     except CourseError as error:
         print(f"error: {error}\nNothing was written.", file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"error: could not write {error.filename or 'exercises/'} ({error.strerror or error}).", file=sys.stderr)
+        return 1
+    for line in notes:
+        print(f"note: {line}")
     for line in report:
         print(("stale: " if args.check else "") + line)
     if args.check and report:

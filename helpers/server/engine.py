@@ -90,25 +90,39 @@ class LlamaEngine:
     kind = "llama.cpp"
     model = "smollm2-135m-instruct"
 
-    def __init__(self, log_dir: Path, threads: int | None = None):
+    # A process that is alive but has not answered a health probe for this long is hung (frozen, stopped,
+    # deadlocked): it is reported as not alive and the server restarts it. Its HTTP threads outnumber the
+    # gateway's connections (see engine_child.HTTP_THREADS), so a busy engine still answers probes at once.
+    HUNG_AFTER = 20.0
+    # The decode loop must take a queued task (``/slots``) within this long; a long prompt takes seconds.
+    LOOP_HUNG_AFTER = 60.0
+
+    def __init__(self, log_dir: Path, threads: int | None = None, poll: int | None = None):
+        from .engine_child import DEFAULT_POLL, default_threads
+
         self.log_dir = log_dir
-        self.threads = threads or min(4, os.cpu_count() or 2)
+        self.threads = threads or default_threads()
+        self.poll = DEFAULT_POLL if poll is None else poll
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.client: httpx.AsyncClient | None = None
         self.started_in: float | None = None
         self.restarts = 0
+        self.health = "starting"  # "ok", "unresponsive" (a probe failed), "hung", "dead"
+        self.last_ok: float | None = None  # time.monotonic() of the last answered probe
+        self.last_loop_ok: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 60.0) -> None:
         """Start the child process and wait until it answers /health. Raises RuntimeError on failure."""
         self.port = free_port()
-        log = open(self.log_dir / "engine.log", "ab")
+        self.health, self.last_ok, self.last_loop_ok = "starting", None, None
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "helpers.server.engine_child", "--port", str(self.port),
-             "--threads", str(self.threads)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(self.log_dir / "engine.log", "ab") as log:  # append mode: the server may truncate it to rotate
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "helpers.server.engine_child", "--port", str(self.port),
+                 "--threads", str(self.threads), "--poll", str(self.poll)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -116,6 +130,8 @@ class LlamaEngine:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     self.started_in = time.perf_counter() - t0
+                    self.health, self.last_ok = "ok", time.monotonic()
+                    self.last_loop_ok = self.last_ok
                     self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}",
                                                     timeout=httpx.Timeout(300, connect=5),
                                                     # llama.cpp closes idle connections; never reuse one that old
@@ -135,8 +151,46 @@ class LlamaEngine:
         except OSError:
             return "(no log)"
 
-    def alive(self) -> bool:
+    def running(self) -> bool:
+        """True while the child process exists (hung or not)."""
         return self.proc is not None and self.proc.poll() is None
+
+    def alive(self) -> bool:
+        """True when the child process runs and answers: a hung engine is not alive."""
+        return self.running() and self.health not in ("hung", "starting")
+
+    async def check_health(self, timeout: float = 5.0) -> str:
+        """Probe the engine and return its health: "ok", "unresponsive", "hung" or "dead".
+
+        Two probes on a connection of their own (never queued behind answers in the shared pool):
+        ``/health``, answered by llama.cpp's HTTP threads, and ``/slots``, which must pass through
+        the decode loop. "unresponsive" is one missed probe (the CPU may just be very busy); "hung"
+        is no answer for ``HUNG_AFTER`` seconds (``LOOP_HUNG_AFTER`` for the decode loop).
+        """
+        if not self.running():
+            self.health = "dead"
+            return self.health
+        now = time.monotonic()
+        base = f"http://127.0.0.1:{self.port}"
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0))) as probe:
+                http_ok = (await probe.get(f"{base}/health")).status_code == 200
+                loop_ok = http_ok and (await probe.get(f"{base}/slots")).status_code in (200, 501)
+        except httpx.HTTPError:
+            http_ok = loop_ok = False
+        if http_ok:
+            self.last_ok = now
+        if loop_ok:
+            self.last_loop_ok = now
+        if not self.running():
+            self.health = "dead"
+        elif http_ok and loop_ok:
+            self.health = "ok"
+        elif now - (self.last_ok or now) >= self.HUNG_AFTER or now - (self.last_loop_ok or now) >= self.LOOP_HUNG_AFTER:
+            self.health = "hung"
+        else:
+            self.health = "unresponsive"
+        return self.health
 
     def stop(self) -> None:
         """Stop the child process (only the one this object started)."""
@@ -146,6 +200,10 @@ class LlamaEngine:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
         self.proc = None
 
     def pid(self) -> int | None:
@@ -160,8 +218,8 @@ class LlamaEngine:
             except (httpx.RemoteProtocolError, httpx.ConnectError):  # a stale kept-alive connection: once more
                 r = await self.client.post(path, json=body)
         except httpx.TransportError as e:
-            raise EngineError(503, f"the local model engine is not answering ({type(e).__name__}); "
-                                   "restart the server with `python -m helpers server restart`", "engine_down") from e
+            raise EngineError(503, f"the local model engine is not answering ({type(e).__name__}); the server restarts "
+                                   "it by itself, or run `python -m helpers server restart`", "engine_down") from e
         if r.status_code != 200:
             raise _engine_error(r.status_code, r.text)
         return r.json()
@@ -213,7 +271,8 @@ class LlamaEngine:
                     if parts or attempt == 2:
                         raise
         except httpx.TransportError as e:
-            raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__})", "engine_down") from e
+            raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__}); the server restarts it "
+                                   "by itself, or run `python -m helpers server restart`", "engine_down") from e
         yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
                          None, timings)
 

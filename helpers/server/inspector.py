@@ -1,11 +1,13 @@
 """The request inspector: the last requests exactly as the SDKs sent them, secrets masked.
 
 From a notebook: ``helpers.server.last_requests()``. On disk: ``requests.jsonl`` in the
-server's state folder, one JSON object a line.
+server's state folder, one JSON object a line; beyond 5 MB it is renamed ``requests.jsonl.1`` (replacing
+the previous one) and a new file begins.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -15,6 +17,7 @@ from typing import Any
 
 SECRET_HEADERS = {"authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "proxy-authorization"}
 MAX_BODY_CHARS = 20_000
+MAX_LOG_BYTES = 5 * 1024 * 1024
 
 
 def mask_secret(value: str) -> str:
@@ -46,9 +49,10 @@ def _jsonish(raw: bytes) -> Any:
 class Inspector:
     """Keeps the last ``size`` exchanges in memory and appends each to a JSON-lines log."""
 
-    def __init__(self, log_file: Path | None, size: int = 100):
+    def __init__(self, log_file: Path | None, size: int = 100, max_log_bytes: int = MAX_LOG_BYTES):
         self.items: deque[dict] = deque(maxlen=size)
         self.log_file = log_file
+        self.max_log_bytes = max_log_bytes  # the log file rotates to ``requests.jsonl.1`` beyond this
         self.lock = threading.Lock()
         self.counter = 0
 
@@ -74,7 +78,10 @@ class Inspector:
                 try:
                     with self.log_file.open("a", encoding="utf-8") as f:
                         f.write(json.dumps(item, ensure_ascii=False) + "\n")
-                except OSError:
+                        size = f.tell()
+                    if size > self.max_log_bytes:  # keep one older file: at most about twice the limit on disk
+                        os.replace(self.log_file, self.log_file.with_name(self.log_file.name + ".1"))
+                except (OSError, ValueError):
                     pass
 
     def last(self, n: int = 10) -> list[dict]:
