@@ -319,6 +319,11 @@ def test_shutdown_dates_take_effect_on_the_day(monkeypatch, tmp_path):
         assert r.status_code == 200
         notes = c.get("/_course/requests", params={"n": 1}).json()[-1]["emulation"]
         assert any(f"now answers with {GEMINI}" in line for line in notes)
+        assert any(line.startswith(f"{GEMINI}: thinking") for line in notes)  # and behaves as it does
+        r = c.post("/v1beta/models/gemini-2.5-flash:generateContent", headers={"x-goog-api-key": LOCAL_KEY},
+                   json={"contents": "hi", "generationConfig": {"thinkingConfig": {"thinkingBudget": 0,
+                                                                                  "thinkingLevel": "LOW"}}})
+        assert r.status_code == 400
         r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {LOCAL_KEY}"},
                    json={"model": "gpt-4o-mini", "messages": HI})
         assert r.status_code == 404 and "2027-01-14" in r.json()["error"]["message"]

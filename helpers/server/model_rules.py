@@ -74,7 +74,10 @@ def lookup(provider: str, model: str) -> catalogue.Model | None:
     name = faults.base_model(model)
     if provider == "huggingface" and ":" in name:  # the router's policy or provider suffix: model:fastest, model:groq
         name = name.split(":", 1)[0]
-    return catalogue.info(_catalogue_provider(provider), name)
+    m = catalogue.info(_catalogue_provider(provider), name)
+    if m is not None and m.after_shutdown == "redirect" and m.replacement and m.status_on() == "shut_down":
+        return catalogue.info(_catalogue_provider(provider), m.replacement) or m  # served as its replacement
+    return m
 
 
 def note(request_scope: dict, text: str) -> None:
