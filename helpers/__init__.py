@@ -12,9 +12,9 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_local", "lmstudio_url", "explain_error", "check_keys", "find_key", "mask", "models", "server", "keys", "checks", "display"]
+__all__ = ["setup", "is_local", "lmstudio_url", "explain_error", "check_keys", "find_key", "mask", "models", "server", "keys", "checks"]
 
-_LAZY_MODULES = {"models", "server", "keys", "checks", "display", "hf_local", "course", "install", "workspace"}
+_LAZY_MODULES = {"models", "server", "keys", "checks", "hf_local", "course", "install", "workspace"}
 
 
 def setup(mode: str | None = None, *, prompt: bool = False):

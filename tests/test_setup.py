@@ -184,3 +184,10 @@ def test_quick_start_commands_exist():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+
+
+def test_star_import_gives_every_listed_name():
+    """``from helpers import *`` works: every name in __all__ exists (issue 11: it listed a missing ``display``)."""
+    namespace: dict = {}
+    exec("from helpers import *", namespace)
+    assert set(helpers.__all__) <= set(namespace) and "setup" in namespace
