@@ -465,3 +465,20 @@ def test_make_exercises_never_overwrites_a_notebook_someone_worked_in(tmp_path):
     assert make_exercises.run(repo, force=True)
     assert sorted((repo / "exercises").glob("01_t.mine-*.ipynb")) == [aside]
     assert "YOUR CODE HERE" in (repo / "exercises" / "01_t.ipynb").read_text()
+
+
+def test_a_failed_or_unfinished_check_shows_one_line_not_a_traceback():
+    """Jupyter shows ``_render_traceback_`` instead of a traceback: the verdict stays the last thing a learner reads."""
+    from helpers.checks.base import CheckFailed, NotDoneYet, call_learner, verdict
+
+    with pytest.raises(CheckFailed) as failed:
+        verdict("Exercise 9", [(lambda: False, "the list is empty", "append the message")], "ok")
+    assert len(failed.value._render_traceback_()) == 1
+
+    def stub():
+        raise NotImplementedError("Exercise 9: write your code here")
+
+    with pytest.raises(NotDoneYet) as not_done:  # still a NotImplementedError, as the exercise runner expects
+        call_learner(stub)
+    assert isinstance(not_done.value, NotImplementedError)
+    assert not_done.value._render_traceback_() == ["NotDoneYet: Exercise 9: write your code here"]

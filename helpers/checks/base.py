@@ -10,6 +10,18 @@ from dataclasses import dataclass
 class CheckFailed(AssertionError):
     """Raised by a check that did not pass, so a notebook run stops where the problem is."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What Jupyter shows instead of a traceback: the verdict above already says what is wrong."""
+        return ["CheckFailed: not passed yet. The verdict above says what to change; run the check again after."]
+
+
+class NotDoneYet(NotImplementedError):
+    """Raised by a check whose exercise still holds the ``...`` placeholder."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What Jupyter shows instead of a traceback: one line, no check internals."""
+        return [f"NotDoneYet: {self}"]
+
 
 @dataclass
 class Verdict:
@@ -65,8 +77,8 @@ def verdict(exercise: str, tests: list[tuple[Callable[[], bool], str, str]], suc
     for condition, problem, hint in tests:
         try:
             ok = bool(condition())
-        except NotImplementedError:
-            raise
+        except NotImplementedError as e:
+            raise not_done(e) from None
         except Exception as e:  # a malformed answer: report it as not yet right
             ok, problem = False, f"{problem} ({type(e).__name__}: {e})"
         if not ok:
@@ -83,7 +95,14 @@ def verdict(exercise: str, tests: list[tuple[Callable[[], bool], str, str]], suc
 def require_done(*values: object, exercise: str = "this exercise") -> None:
     """Raise ``NotImplementedError`` if any value is still the ``...`` placeholder of an exercise."""
     if any(v is Ellipsis for v in values):
-        raise NotImplementedError(f"{exercise} is not done yet: replace the `...` with your code, then run the check again.")
+        raise NotDoneYet(f"{exercise} is not done yet: replace the `...` with your code, then run the check again.")
+
+
+def not_done(error: NotImplementedError) -> NotDoneYet:
+    """``error`` as a ``NotDoneYet`` (shown in one line, without the check's own traceback)."""
+    if isinstance(error, NotDoneYet):
+        return error
+    return NotDoneYet(str(error) or "this exercise is not done yet: write your code where it says YOUR CODE HERE.")
 
 
 def call_learner(fn: Callable, *args: object, **kwargs: object) -> tuple[object, str | None]:
@@ -93,8 +112,8 @@ def call_learner(fn: Callable, *args: object, **kwargs: object) -> tuple[object,
     """
     try:
         return fn(*args, **kwargs), None
-    except NotImplementedError:
-        raise
+    except NotImplementedError as e:
+        raise not_done(e) from None
     except Exception as e:  # reported in the verdict, with the exception's name
         return None, f"{type(e).__name__}: {str(e)[:300]}"
 
@@ -105,8 +124,8 @@ def first_failure(tests: list[tuple[Callable[[], bool], str, str]]) -> tuple | N
         try:
             if not test[0]():
                 return test
-        except NotImplementedError:
-            raise
+        except NotImplementedError as e:
+            raise not_done(e) from None
         except Exception:  # a malformed answer counts as failing
             return test
     return None
