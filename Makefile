@@ -13,14 +13,14 @@ PYVER        = $(shell $(PY) -c 'import sys; print(f"{sys.version_info[0]}.{sys.
 CONSTRAINTS  = $(wildcard requirements/constraints-py$(PYVER).txt)
 STAMP  := $(VENV)/.course-installed
 
-.PHONY: setup lab test browser preflight test-live server-stop clean-venv
+.PHONY: setup lab test test-main test-colab browser preflight test-live server-stop clean-venv
 
 setup: $(STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml $(PY) $(wildcard requirements/*.txt)
+$(STAMP): pyproject.toml $(PY) $(CONSTRAINTS)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[lab,test]"
 	$(PY) -m helpers install-model
@@ -38,11 +38,17 @@ browser:
 	  else echo "NOTE: chromium not found and apt-get not usable; the browser test will be skipped"; fi; }
 
 # Everything runs in local mode with a private server state folder, so a learner's own server
-# and keys are never touched.
-test: setup browser
+# and keys are never touched. Then the Colab profile (tests/colab_profile.py): Python 3.13 with Colab's
+# preinstalled versions, the setup cell as written, and a sample of lessons (COLAB_LESSONS=00,04,07).
+test: test-main test-colab
+
+test-main: setup browser
 	COURSE_MODE=local COURSE_STATE_DIR=$(CURDIR)/.course/test-state $(PY) -m pytest \
 	  tests notebooks solutions --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider; \
 	  status=$$?; COURSE_STATE_DIR=$(CURDIR)/.course/test-state $(PY) -m helpers server stop >/dev/null; exit $$status
+
+test-colab: setup
+	$(PY) tests/colab_profile.py
 
 # Instructor kit: check keys, models and local mode before a workshop; then run the notebooks live.
 preflight: setup

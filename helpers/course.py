@@ -61,10 +61,32 @@ class CourseStatus:
         """"live", "local", "missing" or "unavailable" for ``provider``."""
         return next(p.route for p in self.providers if p.provider == provider)
 
+    def summary(self) -> list[str] | None:
+        """Two or three lines when every provider is local (no keys, or local mode); None otherwise."""
+        if self.server is None or any(p.route != "local" for p in self.providers if p.provider != "lmstudio"):
+            return None
+        why = ("no API keys found, so" if self.mode == "auto" else
+               "you chose it (helpers.setup('local') or COURSE_MODE=local), so")
+        add = ("To call a real provider, add its API key (lesson 02 shows how), then run this cell again."
+               if self.mode == "auto" else
+               "To call real providers, add their API keys (lesson 02) and run helpers.setup('auto').")
+        return [f"Local mode: {why} every call goes to the course's local server at {self.server['url']}.",
+                f"Answers come from {models.local_model_name()}, a tiny model on this machine: fluent, often "
+                "wrong about facts.",
+                add]
+
+    def _shown_notes(self, compact: bool) -> list[str]:
+        """The notes to show: in the compact view, LM Studio's only when it is unavailable."""
+        return [n for p in self.providers for n in p.notes
+                if not (compact and p.provider == "lmstudio" and p.route == "local")] + list(self.notes)
+
     def _rows(self) -> list[list[str]]:
         return [[p.label, p.route, p.key_source or "-", p.masked_key or "-", p.model] for p in self.providers]
 
     def __str__(self) -> str:
+        summary = self.summary()
+        if summary is not None:
+            return "\n".join(summary + [f"- {n}" for n in self._shown_notes(compact=True)])
         head = ["provider", "calls go", "key from", "key", "model"]
         rows = [head] + self._rows()
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -79,6 +101,11 @@ class CourseStatus:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
+        summary = self.summary()
+        if summary is not None:
+            notes = "".join(f"<li>{html.escape(n)}</li>" for n in self._shown_notes(compact=True))
+            return ('<div class="course-status">' + "<br>".join(html.escape(line) for line in summary)
+                    + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
         colour = {"live": "#1a7f37", "local": "#0969da", "missing": "#cf222e", "unavailable": "#cf222e"}
         rows = "".join(
             "<tr>" + "".join(
@@ -170,6 +197,7 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
         sys.modules["helpers.hf_local"].disable()
 
     found = keys_mod.find_keys(prompt=prompt) if chosen != "local" else {}
+    shared: list[str] = []
     statuses: list[ProviderStatus] = []
     for p in PROVIDERS:
         spec = keys_mod.PROVIDERS[p]
@@ -192,12 +220,17 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
                             + (" ".join(problems) if problems else
                                f"Set {' or '.join(spec.variables)} (create the key at {spec.signup_url}).")
                             + " Or run setup(mode='auto') to use the local server for it.")
-        else:  # auto without a usable key
+        else:  # auto without a usable key: a note only when something is actually wrong
             st.route = "local"
-            if info is not None and info.problems:
-                st.notes.append(f"{spec.label}: using the local server because the key has a problem: "
-                                + " ".join(info.problems))
+            for problem in (info.trouble if info is not None else []):
+                if problem in shared:
+                    continue
+                if sum(problem in (other.trouble if other else []) for other in found.values()) > 1:
+                    shared.append(problem)  # about several providers (the .env file, Colab): said once
+                else:
+                    st.notes.append(f"{spec.label}: using the local server because of a key problem: {problem}")
         statuses.append(st)
+    notes += shared
 
     lm = ProviderStatus("lmstudio", "LM Studio", "local", model=models.chat("lmstudio"))
     statuses.append(lm)
@@ -227,18 +260,49 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
     return _show(CourseStatus(chosen, statuses, server, notes))
 
 
+def _lmstudio_port() -> int:
+    """LM Studio's port: ``COURSE_LMSTUDIO_PORT`` or 1234 (0: the course never stands in for LM Studio)."""
+    from .server import ServerError, lifecycle
+
+    try:
+        return lifecycle.lmstudio_port_setting()
+    except ServerError:  # a bad setting is reported by the server's start; LM Studio's own port meanwhile
+        return lifecycle.DEFAULT_LMSTUDIO_PORT
+
+
+def _who_is_on(port: int) -> str | None:
+    """Who answers on ``port``: "ours" (this state folder's course server, proved by its token), "course" (a course
+    server that is not ours: another user's or another folder's), "other" (LM Studio or anything else), or None."""
+    from .server import lifecycle
+
+    if not port or not _port_answers(port):
+        return None
+    if lifecycle.lmstudio_port_is_ours(port):
+        return "ours"
+    return "course" if _course_server_on(port) else "other"
+
+
 def _describe_lmstudio(lm: ProviderStatus, server: dict | None, mode: str) -> None:
     ours = server.get("lmstudio_port") if server else None
+    port = _lmstudio_port()
+    who = _who_is_on(port) if not ours else "ours"
     if ours:
         lm.route, lm.key_source = "local", "-"
         lm.notes.append(f"LM Studio: the course's model answers at http://localhost:{ours}/v1 (LM Studio's own port).")
-    elif _course_server_on(1234):
+    elif who == "ours":
         lm.route, lm.key_source = "local", "-"
-        lm.notes.append("LM Studio: another copy of the course's local server answers on port 1234 "
-                        "(the same small model), so the LM Studio lesson's code runs unchanged.")
-    elif _port_answers(1234):
+        lm.notes.append(f"LM Studio: the course's local server answers on port {port} (the same small model), so the "
+                        "LM Studio lesson's code runs unchanged.")
+    elif who == "course":
+        lm.route = "local" if server is not None else "unavailable"
+        where = f"use {server['url']}/v1 (helpers.lmstudio_url() gives it)" if server is not None else \
+            "start your own with `python -m helpers server start`"
+        lm.notes.append(f"LM Studio: port {port} is held by a course server that is not yours (another user's, or "
+                        f"another state folder's); it is not used, so your calls never reach someone else's request "
+                        f"inspector: {where}.")
+    elif who == "other":
         lm.route, lm.model = "live", "the model loaded in LM Studio"
-        lm.notes.append("LM Studio: something (probably LM Studio itself) is serving on port 1234; "
+        lm.notes.append(f"LM Studio: something (probably LM Studio itself) is serving on port {port}; "
                         "the LM Studio lesson will talk to it.")
     elif server is not None and not server.get("lmstudio_port_wanted"):
         lm.route = "local"
@@ -246,23 +310,19 @@ def _describe_lmstudio(lm: ProviderStatus, server: dict | None, mode: str) -> No
                         "or restart it with `python -m helpers server restart`.")
     elif server is not None:
         lm.route = "local"
-        lm.notes.append(f"LM Studio: port 1234 is busy, so use {server['url']}/v1 instead of "
-                        "http://localhost:1234/v1 for the course's model.")
+        lm.notes.append(f"LM Studio: port {port} is busy, so use {server['url']}/v1 instead of "
+                        f"http://localhost:{port}/v1 for the course's model.")
     else:
         lm.route = "unavailable" if mode != "live" else "missing"
-        lm.notes.append("LM Studio: not running. Start its server in the Developer tab (port 1234) to use it.")
+        lm.notes.append(f"LM Studio: not running. Start its server in the Developer tab (port {port or 1234}) to use "
+                        "it.")
 
 
 def _course_server_on(port: int) -> bool:
-    """True when the program on ``port`` is a course local server (not LM Studio)."""
-    import json
-    import urllib.request
+    """True when the program on ``port`` is a course local server (ours or not), not LM Studio."""
+    from .server import lifecycle
 
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_course/health", timeout=0.5) as r:
-            return json.loads(r.read()).get("service") == "genai-api-course-local-server"
-    except Exception:  # noqa: BLE001 - anything else on the port is not ours
-        return False
+    return lifecycle.probe(port, None, timeout=0.5) is not None
 
 
 def _point_sdks_at(url: str, local: list[str]) -> None:
@@ -308,12 +368,25 @@ def is_local(provider: str) -> bool:
 
 
 def lmstudio_url() -> str:
-    """The LM Studio address to use: ``http://localhost:1234/v1`` unless setup() said port 1234 was busy."""
+    """The LM Studio address to use: ``http://localhost:1234/v1`` (``COURSE_LMSTUDIO_PORT``) when LM Studio, or the
+    course's own server, answers there; else the course's server's own address.
+
+    A course server on that port that is not yours (another user's, another state folder's) is never used.
+    """
     server = _last.server if _last is not None else None
     if server and server.get("lmstudio_port"):
         return f"http://localhost:{server['lmstudio_port']}/v1"
-    if _port_answers(1234) or server is None:
-        return "http://localhost:1234/v1"
+    port = _lmstudio_port()
+    who = _who_is_on(port)
+    if who in ("ours", "other") or (server is None and who is None):
+        return f"http://localhost:{port or 1234}/v1"
+    if server is None:  # only someone else's course server is there: start (or find) our own
+        from .server import ServerError, lifecycle
+
+        try:
+            return lifecycle.base_url() + "/v1"
+        except ServerError:
+            return f"http://localhost:{port or 1234}/v1"
     return f"{server['url']}/v1"
 
 

@@ -1,13 +1,17 @@
 """What a provider error means and what to do next: ``helpers.explain_error(e)``.
 
 Works with the exceptions of all four SDKs (openai, groq, google-genai, huggingface_hub). For a
-404 it names the model catalogue's current model, so a retired model id is a one-line fix.
+404 it names the model catalogue's current model, so a retired model id is a one-line fix. For a 429
+it tells a per-minute rate limit (wait the delay the provider gives, then retry) from a used-up
+quota or daily limit (retrying now will not help). The explanation never contains a key: it is
+passed through ``helpers.masking.redact``, like everything else the course shows.
 """
 from __future__ import annotations
 
 import re
 
 from . import models
+from .masking import redact
 
 PROVIDER_OF_MODULE = {"openai": "openai", "groq": "groq", "google": "gemini", "huggingface_hub": "huggingface"}
 
@@ -71,6 +75,72 @@ def parameter_advice(message: str) -> str | None:
 
 def explain(error: BaseException, model: str | None = None) -> str:
     """A plain-words explanation of ``error`` with the next step; never contains a key."""
+    try:
+        text = _explain(error, model)
+    except Exception as e:  # noqa: BLE001 - an explanation must never raise
+        text = f"{type(error).__name__}: {str(error)[:300]} (and explaining it failed: {type(e).__name__})"
+    return redact(text)
+
+
+# A 429 that says so is a limit per minute (or per second, per hour): it lifts by itself after a short wait.
+_SHORT_WINDOW = re.compile(r"per[ _-]?(?:minute|min|second|sec|hour)\b|PerMinute|PerSecond|PerHour|\b(?:RPM|TPM|RPS|"
+                           r"ITPM|OTPM)\b|reset hourly", re.IGNORECASE)
+# One that says this is a daily limit, or that the quota is used up or zero, does not lift by retrying now.
+_DAILY = re.compile(r"per[ _-]?day\b|PerDay|\bdaily\b|\b(?:RPD|TPD)\b", re.IGNORECASE)
+_NO_QUOTA = re.compile(r"exceeded your current quota|billing details", re.IGNORECASE)
+# ... and these say so whatever the window: no quota at all (limit 0), no credit, an account without quota.
+_ZERO = re.compile(r"insufficient_quota|\blimit: 0\b|\bcredits?\b|monthly included", re.IGNORECASE)
+_DELAY = re.compile(r"(?:retry|try again)(?: after| in)?\s*(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(\d+(?:\.\d+)?)\s*"
+                    r"(s|ms|seconds?)\b|retryDelay['\"]?\s*[:=]\s*['\"]?(\d+(?:\.\d+)?)s", re.IGNORECASE)
+
+
+def _retry_delay(error: BaseException, text: str) -> float | None:
+    """Seconds to wait, from the ``retry-after`` header or the message ("retry in 23.5s", retryDelay: "23s")."""
+    headers = getattr(getattr(error, "response", None), "headers", None)
+    try:
+        value = headers.get("retry-after") if headers is not None else None
+        if value is not None:
+            return float(value)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    m = _DELAY.search(text)
+    if not m:
+        return None
+    if m.group(5):
+        return float(m.group(5))
+    seconds = float(m.group(3)) / (1000 if m.group(4) == "ms" else 1)
+    return seconds + 60 * int(m.group(2) or 0) + 3600 * int(m.group(1) or 0)
+
+
+def _wait_words(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {seconds / 3600:.1f} hours"
+
+
+def _limit_advice(label: str, status: int | None, error: BaseException, text: str) -> str | None:
+    """The advice for a 429 or 402: a per-minute rate limit, a daily limit, or a used-up quota (None: not one)."""
+    if status not in (429, 402) and "insufficient_quota" not in text and "RESOURCE_EXHAUSTED" not in text:
+        return None
+    delay = _retry_delay(error, text)
+    short = _SHORT_WINDOW.search(text)
+    if status == 402 or _ZERO.search(text) or (_NO_QUOTA.search(text) and not short and not _DAILY.search(text)):
+        return (f"{label}: the account has no credit or quota left for this model. Retrying will not help: add "
+                "credit or billing, wait for the next period, use another model, or use local mode "
+                "(`helpers.setup('local')`).")
+    if _DAILY.search(text) and not short:
+        when = f" (the provider says: in {_wait_words(delay)})" if delay else ""
+        return (f"{label}: the daily limit for this model is used up (429). Retrying now will not help: wait until "
+                f"it resets{when}, use another model, or use local mode (`helpers.setup('local')`).")
+    wait = f"wait {_wait_words(delay)} (the delay the provider gives), then retry" if delay else \
+        "wait a moment and retry with backoff (the SDKs' max_retries does this)"
+    return (f"{label} rate limit (429): too many requests in a short time (a per-minute limit), so {wait}. "
+            "Sending fewer requests per minute, or smaller ones, avoids it.")
+
+
+def _explain(error: BaseException, model: str | None) -> str:
     provider = _provider(error)
     status = _status(error)
     text = str(error)
@@ -87,9 +157,11 @@ def explain(error: BaseException, model: str | None = None) -> str:
                 "that it is running: `python -m helpers server status`).")
     if status in (401,) or "API key not valid" in text:
         return f"{label} rejected the key (401). Run `helpers.check_keys()`, or create a new key and update .env."
-    if status == 402 or "insufficient_quota" in text or ("quota" in text.lower() and status == 429):
-        return (f"{label}: the account has no credit or quota left. Retrying will not help: add credit, wait for "
-                "the next period, or use local mode (`helpers.setup('local')`).")
+    limit = _limit_advice(label, status, error, text)
+    if limit:
+        return limit
+    if "location is not supported" in text:  # Gemini says so with a 400 FAILED_PRECONDITION
+        return f"{label} is not available in your region (403/400). Use another provider or local mode."
     if status == 403:
         if "location is not supported" in text or "region" in text.lower():
             return f"{label} is not available in your region (403/400). Use another provider or local mode."
@@ -99,8 +171,6 @@ def explain(error: BaseException, model: str | None = None) -> str:
         what = f"The model `{model}`" if model else "The model"
         hint = f" The catalogue's current model for {label} is `{current}` (helpers/models.toml)." if current else ""
         return f"{what} was not found at {label} (404): retired, misspelt or not offered to this account.{hint}"
-    if status == 429:
-        return f"{label} rate limit (429): too many requests for now. Wait and retry with backoff (the SDKs' max_retries)."
     if status is not None and status >= 500:
         return f"{label} had a server problem ({status}). It is usually brief: retry after a moment."
     if status == 400:
@@ -108,4 +178,4 @@ def explain(error: BaseException, model: str | None = None) -> str:
         if advice:
             return f"{label} rejected a parameter for this model (400): {advice}"
         return f"{label} refused the request as malformed (400): check the parameters. The message says which."
-    return f"{name}: {text[:200]}"
+    return f"{name}: {redact(text)[:200]}"

@@ -4,7 +4,8 @@
 
 * every ``huggingface_hub`` call (``InferenceClient``, ``HfApi``) to ``https://<host>.huggingface.co/...``
   or ``https://huggingface.co/...``, through huggingface_hub's public ``set_client_factory`` and
-  ``set_async_client_factory`` hooks;
+  ``set_async_client_factory`` hooks (with the HTTP library that huggingface_hub itself uses: ``httpx2``
+  from version 2 on, ``httpx`` in 1.x, the version Colab preinstalls);
 * every ``requests`` call to ``https://router.huggingface.co/``, ``https://api-inference.huggingface.co/``
   or ``https://huggingface.co/`` (the lesson that posts JSON with ``requests``), through a transport
   adapter mounted on each new ``requests.Session``.
@@ -61,10 +62,11 @@ def enable(base_url: str) -> None:
     ``base_url`` is the server's address, such as ``http://127.0.0.1:8321``. Calling it again with another
     address switches to that one. Use ``disable()`` to call the real Hugging Face again.
     """
-    import httpx2
     import requests
     from huggingface_hub import set_async_client_factory, set_client_factory
     from huggingface_hub.utils import _http
+
+    http = http_library()
 
     base_url = base_url.rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -73,12 +75,12 @@ def enable(base_url: str) -> None:
         return
     disable()
 
-    def client() -> httpx2.Client:
-        return httpx2.Client(transport=_transport(base_url), event_hooks={"request": [_trace_id]},
+    def client() -> Any:
+        return http.Client(transport=_transport(base_url), event_hooks={"request": [_trace_id]},
                              follow_redirects=True, timeout=None, trust_env=False)
 
-    def async_client() -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=_transport(base_url, asynchronous=True),
+    def async_client() -> Any:
+        return http.AsyncClient(transport=_transport(base_url, asynchronous=True),
                                   event_hooks={"request": [_async_trace_id], "response": [_read_error_body]},
                                   follow_redirects=True, timeout=None, trust_env=False)
 
@@ -118,7 +120,24 @@ def disable() -> None:
     _state.clear()
 
 
-# ---------------------------------------------------------------------- httpx2 (huggingface_hub)
+# ---------------------------------------------------------------------- httpx2 / httpx (huggingface_hub)
+
+def http_library() -> Any:
+    """The HTTP library module huggingface_hub uses: ``httpx2`` (huggingface_hub 2.x) or ``httpx`` (1.x).
+
+    Both may be installed (Colab has both), so ask huggingface_hub rather than trying imports.
+    """
+    from huggingface_hub.utils import _http
+
+    for name in ("httpx2", "httpx"):
+        module = getattr(_http, name, None)
+        if module is not None and hasattr(module, "Client"):
+            return module
+    import importlib
+    from importlib.metadata import version
+
+    return importlib.import_module("httpx" if version("huggingface_hub").split(".")[0] in ("0", "1") else "httpx2")
+
 
 def _rewrite(request: Any, base_url: str, url_cls: Any) -> None:
     target = local_url(str(request.url), base_url)
@@ -127,31 +146,29 @@ def _rewrite(request: Any, base_url: str, url_cls: Any) -> None:
         request.headers["host"] = request.url.netloc.decode("ascii")
 
 
-@functools.lru_cache(maxsize=1)
-def _make_transports():
-    import httpx2
-
-    class SyncRedirect(httpx2.BaseTransport):
-        """An httpx2 transport that sends ``*.huggingface.co`` requests to the local server."""
+@functools.lru_cache(maxsize=2)
+def _make_transports(http: Any):
+    class SyncRedirect(http.BaseTransport):
+        """An httpx2 (or httpx) transport that sends ``*.huggingface.co`` requests to the local server."""
 
         def __init__(self, base_url: str) -> None:
-            self.base_url, self.inner = base_url, httpx2.HTTPTransport(trust_env=False)
+            self.base_url, self.inner = base_url, http.HTTPTransport(trust_env=False)
 
-        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            _rewrite(request, self.base_url, httpx2.URL)
+        def handle_request(self, request: Any) -> Any:
+            _rewrite(request, self.base_url, http.URL)
             return self.inner.handle_request(request)
 
         def close(self) -> None:
             self.inner.close()
 
-    class AsyncRedirect(httpx2.AsyncBaseTransport):
+    class AsyncRedirect(http.AsyncBaseTransport):
         """The async twin of ``SyncRedirect``."""
 
         def __init__(self, base_url: str) -> None:
-            self.base_url, self.inner = base_url, httpx2.AsyncHTTPTransport(trust_env=False)
+            self.base_url, self.inner = base_url, http.AsyncHTTPTransport(trust_env=False)
 
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            _rewrite(request, self.base_url, httpx2.URL)
+        async def handle_async_request(self, request: Any) -> Any:
+            _rewrite(request, self.base_url, http.URL)
             return await self.inner.handle_async_request(request)
 
         async def aclose(self) -> None:
@@ -161,8 +178,8 @@ def _make_transports():
 
 
 def _transport(base_url: str, asynchronous: bool = False) -> Any:
-    """A redirecting httpx2 transport (its classes are built on first use, so importing this module stays fast)."""
-    sync_cls, async_cls = _make_transports()
+    """A redirecting transport (its classes are built on first use, so importing this module stays fast)."""
+    sync_cls, async_cls = _make_transports(http_library())
     return (async_cls if asynchronous else sync_cls)(base_url)
 
 

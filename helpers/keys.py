@@ -4,7 +4,10 @@ Keys are looked for in this order, per provider:
 
 1. environment variables (the standard name first, then common wrong names);
 2. a ``.env`` file in this folder or a folder above it, up to the course folder;
-3. Colab secrets (only when the notebook runs on Colab);
+3. Colab secrets (only when the notebook runs on Colab), under the standard names only: one request per
+   name, and none after Colab fails to answer within a few seconds (no Colab page attached). Wrong names
+   are recognised only in the environment and ``.env``, which the course can read without asking Colab
+   (each request may show Colab's grant-access pop-up);
 4. a hidden prompt, only when you ask for one (``prompt=True``).
 
 A key is never printed: you only ever see a masked form such as ``gsk_...a1B2``.
@@ -27,10 +30,13 @@ import os
 import re
 import sys
 import textwrap
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
+
+from .masking import KEYLIKE, mask_key, redact
 
 __all__ = [
     "ProviderKeySpec",
@@ -157,33 +163,15 @@ _ALIASES = {
 # --------------------------------------------------------------------------- masking
 
 
-def mask(key: str | None) -> str:
-    """A key shortened so it is safe to show: ``sk-...abcd``, ``gsk_...a1B2``, ``AQ....x9Yz``, ``hf_...Q2w3``.
-
-    Only a known prefix (``gsk_``, ``sk-``, ``AQ.``, ``AIza``, ``hf_``) and the last 4 characters are kept.
-
-    Keys shorter than 12 characters, or with spaces or unusual characters, become ``****``.
-    An empty key or ``None`` gives ``""``.
-    """
-    if key is None or key == "":
-        return ""
-    if not isinstance(key, str):
-        return "****"
-    if len(key) < 12 or not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-        return "****"
-    for prefix in ("gsk_", "sk-", "AQ.", "AIza", "hf_"):
-        if key.startswith(prefix):
-            return f"{prefix}...{key[-4:]}"
-    return f"...{key[-4:]}"
-
-
-# Anything that looks like a key. "AQ." must start a word, so that "FAQ.section" is left alone.
-_KEYLIKE = re.compile(r"(?:gsk_|sk-|AIza|(?<![A-Za-z0-9])AQ\.|hf_)[A-Za-z0-9_\-]{6,}")
+# One masking function for the whole course (helpers/masking.py): ``mask`` shows one key, ``redact`` hides
+# every key, token and secret-named value in a text or a structure.
+mask = mask_key
+_KEYLIKE = KEYLIKE  # anything that looks like a key ("AQ." must start a word, so "FAQ.section" is left alone)
 
 
 def _scrub(text: str) -> str:
     """Mask anything in ``text`` that looks like a key (used on error messages from other code)."""
-    return _KEYLIKE.sub(lambda m: mask(m.group(0)), text)
+    return redact(text)
 
 
 # --------------------------------------------------------------------------- the result
@@ -195,6 +183,9 @@ class KeyInfo:
 
     ``value`` is the usable key (or ``None``); it is hidden from ``repr`` and ``explain()``.
     ``ok`` is true when there is a key and nothing blocks it. ``explain()`` gives a readable report.
+    ``trouble`` is the part of ``problems`` that points at something actually wrong (a bad key, a wrong
+    name, a misnamed or broken ``.env`` file, a Colab secret this notebook may not read); it is empty when
+    the key is simply not set anywhere, the normal case before lesson 02.
     """
 
     provider: str
@@ -204,6 +195,7 @@ class KeyInfo:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     env_file: Path | None = None
+    trouble: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -674,9 +666,21 @@ def _shown_name(token: str) -> str | None:
     """``token`` if it is safe to quote as a variable name (not a key pasted by mistake)."""
     if _KEYLIKE.match(token):
         return None
-    if _norm_name(token) in _known_names() or re.fullmatch(r"[A-Z_][A-Z0-9_]{0,39}", token):
+    if _norm_name(token) in _known_names():
+        return token
+    if re.fullmatch(r"[A-Z_][A-Z0-9_]{0,39}", token) and _looks_like_a_name(token):
         return token
     return None
+
+
+def _looks_like_a_name(token: str) -> bool:
+    """True for ``DEBUG`` or ``AWS_SECRET_ACCESS_KEY``; False for a bare secret such as ``AKIAZ3Q...`` in upper case.
+
+    A name is made of words: each part between underscores at most 12 characters with at most 2 digits.
+    A line of .env holding only an unrelated secret is then never quoted by ``check_keys()``.
+    """
+    parts = [p for p in token.split("_") if p]
+    return bool(parts) and all(len(p) <= 12 and sum(c.isdigit() for c in p) <= 2 for p in parts)
 
 
 def _provider_for_bare_value(token: str) -> ProviderKeySpec | None:
@@ -918,6 +922,7 @@ class _Context:
     start: Path | None
     colab: bool
     prompt_stopped: bool = False
+    colab_silent: bool = False  # Colab did not answer in time: ask it nothing more in this look-up
 
 
 def _context(start: Path | None) -> _Context:
@@ -976,7 +981,47 @@ def _env_where(candidate: _Candidate, env_path: Path | None) -> str:
     return "at the prompt"
 
 
-def _colab_candidates(spec: ProviderKeySpec, notes: list[str]) -> Iterator[_Candidate]:
+# How long to wait for Colab's answer to one secret request. Colab itself gives up after 10 s when no
+# Colab page is attached (a notebook run by a script); the course waits less and then asks no more.
+COLAB_WAIT = 3.0
+
+
+class _NoAnswer(Exception):
+    """Colab did not answer a secret request within ``COLAB_WAIT`` seconds."""
+
+
+def _colab_get(userdata, name: str) -> str | None:
+    """``userdata.get(name)`` in a helper thread, waiting at most ``COLAB_WAIT`` seconds (Colab's get is thread-safe)."""
+    box: dict[str, object] = {}
+
+    def ask() -> None:
+        try:
+            box["value"] = userdata.get(name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=ask, name=f"course-colab-secret-{name}", daemon=True)
+    worker.start()
+    worker.join(COLAB_WAIT)
+    if worker.is_alive():
+        raise _NoAnswer(name)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    value = box.get("value")
+    return None if value is None else str(value)
+
+
+def _colab_silent_note() -> str:
+    return (
+        "Colab did not answer when asked for your secrets (no Colab page attached, or a pop-up asking you to "
+        "grant access is waiting): grant access if Colab asks, then run this cell again."
+    )
+
+
+def _colab_candidates(spec: ProviderKeySpec, ctx: _Context, notes: list[str]) -> Iterator[_Candidate]:
+    """The provider's key from Colab secrets: one request per standard name, and none once Colab went silent."""
+    if ctx.colab_silent:
+        return
     try:
         from google.colab import userdata  # type: ignore[import-not-found]
     except Exception as exc:
@@ -984,9 +1029,9 @@ def _colab_candidates(spec: ProviderKeySpec, notes: list[str]) -> Iterator[_Cand
             f"Colab secrets could not be opened ({type(exc).__name__}); use a .env file or the prompt instead."
         )
         return
-    for name in (*spec.variables, *spec.wrong_names):
+    for name in spec.variables:
         try:
-            value = userdata.get(name)
+            value = _colab_get(userdata, name)
         except Exception as exc:
             kind = type(exc).__name__
             if kind == "SecretNotFoundError":
@@ -997,17 +1042,17 @@ def _colab_candidates(spec: ProviderKeySpec, notes: list[str]) -> Iterator[_Cand
                     f"Colab's left bar and switch on 'Notebook access' for {name}, then run this cell again."
                 )
                 continue
-            if "timeout" in kind.lower():
-                notes.append(
-                    f"Colab did not answer when asked for the secret {name}. Secrets can only be read while the "
-                    "notebook runs in the Colab page; run the cell again there."
-                )
+            if isinstance(exc, _NoAnswer) or "timeout" in kind.lower():
+                ctx.colab_silent = True
+                note = _colab_silent_note()
+                if note not in ctx.env_notes:
+                    ctx.env_notes.append(note)  # about every provider: said once
                 return
             notes.append(f"Could not read the Colab secret {name} ({kind}: {_scrub(str(exc))[:200]}).")
             continue
         if value is None:
             continue
-        yield _Candidate("colab", name, str(value))
+        yield _Candidate("colab", name, value)
 
 
 def _prompt_candidate(
@@ -1086,7 +1131,7 @@ def _find(spec: ProviderKeySpec, ctx: _Context, prompt: bool) -> KeyInfo:
             lines = ctx.env.lines.get(name) if ctx.env is not None else None
             yield _Candidate(".env", name, env_values[name], lines[-1] if lines else None)
         if ctx.colab:
-            yield from _colab_candidates(spec, colab_notes)
+            yield from _colab_candidates(spec, ctx, colab_notes)
 
     colab_notes: list[str] = []
     rejected: list[tuple[_Candidate, list[str], list[str]]] = []
@@ -1134,6 +1179,7 @@ def _find(spec: ProviderKeySpec, ctx: _Context, prompt: bool) -> KeyInfo:
 
     # An empty value (e.g. a line copied from .env.example and not filled in) counts as "not set".
     filled = [cand for cand, _, _ in rejected if not _is_blank(cand.raw)]
+    trouble: list[str] = []
     if filled:
         info.variable, info.source = filled[0].variable, filled[0].source
     if rejected:
@@ -1141,9 +1187,12 @@ def _find(spec: ProviderKeySpec, ctx: _Context, prompt: bool) -> KeyInfo:
             where = _env_where(cand, ctx.env_path)
             info.problems += [f"{where[0].upper()}{where[1:]}: {p}" for p in problems]
             info.warnings += [w for w in warnings if w not in info.warnings]
+            if not _is_blank(cand.raw):  # an empty line copied from .env.example is "not set", not trouble
+                trouble += [f"{where[0].upper()}{where[1:]}: {p}" for p in problems]
     else:
         # A Colab secret this notebook may not read explains more than "not set": say it first.
         info.problems += colab_notes
+        trouble += colab_notes
         colab_notes = []
         info.problems.append(_missing_message(spec, ctx))
     info.problems += prompt_problems
@@ -1154,10 +1203,19 @@ def _find(spec: ProviderKeySpec, ctx: _Context, prompt: bool) -> KeyInfo:
                 f"{shown} in {source_name} looks like it holds {_a(_noun(spec))}. If it is yours, rename it to "
                 f"{spec.variables[0]}."
             )
+            trouble.append(info.problems[-1])
     info.problems += colab_notes + prompt_notes + file_msgs + file_wide + hints
+    trouble += prompt_problems + colab_notes + file_msgs + file_wide + hints
     if ctx.env is None or spec.variables[0] not in env_values:
         info.problems += [n for n in ctx.env_notes if n not in info.problems]
+        trouble += [n for n in ctx.env_notes if not _informational(n) and n not in trouble]
+    info.trouble = [n for i, n in enumerate(trouble) if n not in trouble[:i]]
     return info
+
+
+def _informational(note: str) -> bool:
+    """True for a .env note that only describes the normal state (no .env file yet, hidden dot files)."""
+    return note.startswith("No .env file found") or note == _HIDDEN_DOT_NOTE or "but no .env: copy" in note
 
 
 def _conflicts(

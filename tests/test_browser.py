@@ -432,8 +432,7 @@ def assert_ran_cleanly(page, state: dict, relpath: str) -> None:
 
 
 def test_start_here_runs_in_jupyterlab_and_shows_the_status_table(chromium, jupyterlab) -> None:
-    """Run All on the start-here notebook shows the setup table (every provider local) and no error."""
-    from helpers import course, keys
+    """Run All on the start-here notebook shows the setup status (local mode, no keys) and no error."""
 
     timings = Timings("00_start_here")
     with kept_unchanged(START_HERE), open_notebook(chromium, jupyterlab, START_HERE, timings) as page:
@@ -446,13 +445,10 @@ def test_start_here_runs_in_jupyterlab_and_shows_the_status_table(chromium, jupy
         table.scroll_into_view_if_needed()
         shot(page, "00_start_here-3-status-table")
         table.screenshot(path=str(ARTIFACTS / "00_start_here-status-table-only.png"))
-        assert "mode local" in " ".join(table.inner_text().split()), table.inner_text()
-        rows = [[c.strip() for c in row.locator("td").all_inner_texts()]
-                for row in table.locator("tbody tr").all()]
-        shown = {r[0]: r[1] for r in rows}
-        expected = [keys.PROVIDERS[p].label for p in course.PROVIDERS] + ["LM Studio"]
-        assert sorted(shown) == sorted(expected), f"providers in the table: {sorted(shown)}, expected {expected}"
-        assert set(shown.values()) == {"local"}, f"with COURSE_MODE=local every call should go local: {shown}"
+        text = " ".join(table.inner_text().split())
+        # With no keys and COURSE_MODE=local, setup() says so in three plain lines (no per-provider table).
+        assert text.startswith("Local mode") and "local server" in text and "lesson 02" in text, text
+        assert len(table.inner_text().strip().splitlines()) <= 3, table.inner_text()
     timings.mark("done")
 
 

@@ -139,3 +139,72 @@ def test_exercise_3_refuses_groq_without_the_lowest_reasoning_effort(local_mode)
 
     ok, message = verdict_of(lesson11.exercise_3, chat_with(options))
     assert not ok and "chat('groq'" in message and "reasoning_effort" in message, message
+
+
+# --------------------------------------------------------------------------- exercise 5: a dropped connection
+
+
+def fallback_catching(errors):
+    """A chat_with_fallback over a minimal chat() for the four SDKs, catching ``errors``."""
+    from google import genai
+    from huggingface_hub import InferenceClient
+
+    def chat(provider, messages, *, model=None, max_tokens=200):
+        if provider not in ("openai", "groq", "gemini", "huggingface"):
+            raise ValueError(provider)
+        model = model or helpers.models.chat(provider)
+        options = model_options(provider, model, 0.7, max_tokens)
+        if provider == "gemini":
+            client = genai.Client()
+            return client.models.generate_content(model=model, contents="Say hello.", config=options).text or ""
+        if provider == "huggingface":
+            response = InferenceClient().chat_completion(messages, model=model, **options)
+        else:
+            response = {"openai": OpenAI, "groq": Groq}[provider]().chat.completions.create(
+                model=model, messages=messages, **options)
+        return response.choices[0].message.content or ""
+
+    def chat_with_fallback(messages, attempts, **options):
+        failures = []
+        for provider, model in attempts:
+            try:
+                return provider, chat(provider, messages, model=model, **options)
+            except errors as error:
+                failures.append(f"{provider}: {type(error).__name__}: {error}")
+        raise RuntimeError(" | ".join(failures))
+    return chat_with_fallback
+
+
+
+
+def _http_errors():
+    import groq
+    import openai
+    from google.genai import errors as genai_errors
+    from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+    return (openai.APIError, groq.APIError, genai_errors.APIError, HfHubHTTPError, InferenceTimeoutError)
+
+
+def test_exercise_5_passes_a_fallback_that_catches_dropped_connections(local_mode):
+    import httpx2
+    errors = (*_http_errors(), httpx2.TransportError)
+    ok, message = verdict_of(lesson11.exercise_5, fallback_catching(errors), errors)
+    assert ok, message
+
+
+def test_exercise_5_refuses_a_fallback_that_misses_dropped_connections(local_mode):
+    """The check drops Gemini's and Hugging Face's connections for real: their httpx2 errors must be caught."""
+    errors = _http_errors()
+    ok, message = verdict_of(lesson11.exercise_5, fallback_catching(errors), errors)
+    assert not ok and "connection drops" in message and "httpx2" in message, message
+
+
+def test_exercise_5_refuses_exception_as_a_provider_error(local_mode):
+    ok, message = verdict_of(lesson11.exercise_5, fallback_catching((Exception,)), (Exception,))
+    assert not ok and "Exception itself" in message, message
+
+
+def test_exercise_5_says_not_done_for_the_placeholder():
+    from helpers.checks.base import NotDoneYet
+    with pytest.raises(NotDoneYet):
+        lesson11.exercise_5(lambda *a, **k: None, ...)

@@ -15,6 +15,7 @@ from openai import OpenAI
 
 import helpers
 from helpers import models
+from helpers.server.lifecycle import course_headers  # the state token the /_course/* routes need
 
 LOCAL_KEY = "local-test-key"  # pragma: allowlist secret
 OPENAI = models.chat("openai")            # gpt-6-luna: reasoning optional, effort medium by default
@@ -45,7 +46,8 @@ def gem(base_url):
 
 
 def emulation(base_url) -> list[str]:
-    return httpx.get(f"{base_url}/_course/requests", params={"n": 1}).json()[-1].get("emulation") or []
+    return httpx.get(f"{base_url}/_course/requests", params={"n": 1},
+                     headers=course_headers()).json()[-1].get("emulation") or []
 
 
 # ---------------------------------------------------------------- OpenAI reasoning models
@@ -313,11 +315,13 @@ def test_shutdown_dates_take_effect_on_the_day(monkeypatch, tmp_path):
     from helpers.server.gateway import Backend, build_app
 
     monkeypatch.setenv("COURSE_TODAY", "2027-01-15")
-    with TestClient(build_app(Backend(tmp_path, engine_mode="fallback"))) as c:
+    app = build_app(Backend(tmp_path, engine_mode="fallback"), token="test-token")
+    with TestClient(app, base_url="http://127.0.0.1") as c:  # the server answers only requests to localhost
         r = c.post("/v1beta/models/gemini-2.5-flash:generateContent", headers={"x-goog-api-key": LOCAL_KEY},
                    json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
         assert r.status_code == 200
-        notes = c.get("/_course/requests", params={"n": 1}).json()[-1]["emulation"]
+        notes = c.get("/_course/requests", params={"n": 1},
+                      headers=course_headers("test-token")).json()[-1]["emulation"]
         assert any(f"now answers with {GEMINI}" in line for line in notes)
         assert any(line.startswith(f"{GEMINI}: thinking") for line in notes)  # and behaves as it does
         r = c.post("/v1beta/models/gemini-2.5-flash:generateContent", headers={"x-goog-api-key": LOCAL_KEY},
@@ -328,7 +332,7 @@ def test_shutdown_dates_take_effect_on_the_day(monkeypatch, tmp_path):
                    json={"model": "gpt-4o-mini", "messages": HI})
         assert r.status_code == 404 and "2027-01-14" in r.json()["error"]["message"]
     monkeypatch.setenv("COURSE_TODAY", "2026-11-30")
-    with TestClient(build_app(Backend(tmp_path, engine_mode="fallback"))) as c:
+    with TestClient(build_app(Backend(tmp_path, engine_mode="fallback")), base_url="http://127.0.0.1") as c:
         r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {LOCAL_KEY}"},
                    json={"model": "gpt-4o-mini", "messages": HI, "max_completion_tokens": 5})
         assert r.status_code == 200

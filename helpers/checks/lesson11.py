@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .. import course, models, server
+from .. import course, models, server, unreachable
 from .base import Verdict, require_done, verdict
 from .base import call_learner as _call
 
@@ -375,12 +375,15 @@ def exercise_3(chat: Callable[..., Any]) -> Verdict:
 
 # --------------------------------------------------------------------------- exercise 4
 
-GOOD_TRANSCRIPT = {
-    "saved_at": "2026-11-15T14:22:33+01:00", "provider": "groq", "model": models.chat("groq"),
-    "temperature": 0.7, "local": True,
+GOOD_TRANSCRIPT = {  # as the lesson's save_transcript writes it: each answer names the provider and model
+    "saved_at": "2026-11-15T14:22:33+01:00",
     "messages": [{"role": "system", "content": "You are a friendly assistant."},
                  {"role": "user", "content": "Un café, s'il vous plaît ☕"},
-                 {"role": "assistant", "content": "Voilà! <b>Bon appétit</b>."}],
+                 {"role": "assistant", "content": "Voilà! <b>Bon appétit</b>.", "provider": "groq",
+                  "model": models.chat("groq"), "local": True},
+                 {"role": "user", "content": "Merci !"},
+                 {"role": "assistant", "content": "De rien.", "provider": "gemini", "model": models.chat("gemini"),
+                  "local": True, "stopped": True}],
 }
 
 # (what is wrong, the file's text): each must make load_transcript raise ValueError.
@@ -429,7 +432,8 @@ def exercise_4(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
          f"for a valid file it returned a {type(out).__name__}, not the list of messages.",
          "Return data['messages']."),
         (lambda: out == GOOD_TRANSCRIPT["messages"], "the messages returned are not the ones in the file.",
-         "Return the messages as they are (read the file with encoding='utf-8')."),
+         "Return the messages as they are, with their other fields (provider, model, ...); read the file with "
+         "encoding='utf-8'."),
         (lambda: not wrong, f"{len(wrong)} bad file(s) not refused with a ValueError: {'; '.join(wrong[:3])}.",
          "Check each thing before you use it (isinstance(data, dict), 'messages' in data, ...) and "
          "raise ValueError('what is wrong') as soon as one is not right."),
@@ -439,14 +443,29 @@ def exercise_4(load_transcript: Callable[[Path], list[dict]]) -> Verdict:
 # --------------------------------------------------------------------------- exercise 5
 
 
-def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
+def _error_classes(provider_errors: Any) -> str | None:
+    """What is wrong with ``PROVIDER_ERRORS`` (None when it is a tuple of exception classes)."""
+    if not isinstance(provider_errors, tuple) or not provider_errors:
+        return f"PROVIDER_ERRORS should be a tuple of exception classes; it is {provider_errors!r:.80}."
+    if not all(isinstance(c, type) and issubclass(c, BaseException) for c in provider_errors):
+        return "every item of PROVIDER_ERRORS should be an exception class (openai.APIError, not openai.APIError())."
+    if Exception in provider_errors or BaseException in provider_errors:
+        return "PROVIDER_ERRORS holds Exception itself: that catches your own bugs too."
+    return None
+
+
+def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]], provider_errors: Any = None) -> Verdict:
     """Exercise 5: ``chat_with_fallback(messages, attempts, **options)`` returns (provider, answer).
 
     Uses model names with ``-simulate-404`` / ``-simulate-503`` (the local server's teaching errors; a live
-    provider answers 404 to such a name), so the failing attempts are quick and cost nothing.
+    provider answers 404 to such a name), so the failing attempts are quick and cost nothing; then drops the
+    connections of Gemini, Hugging Face and OpenAI for real (``helpers.unreachable``: a server on 127.0.0.1 that
+    hangs up at once) and expects Groq's answer.
     """
-    require_done(chat_with_fallback, exercise="Exercise 5")
+    require_done(chat_with_fallback, provider_errors, exercise="Exercise 5")
     ex = "Exercise 5 · fall back to another provider"
+    if provider_errors is not None and (problem := _error_classes(provider_errors)):
+        return _fail(ex, problem, "List the classes: PROVIDER_ERRORS = (openai.APIError, groq.APIError, ...).")
     question = [{"role": "user", "content": "Say hello."}]
     broken_openai = models.chat("openai") + "-simulate-404"
     broken_gemini = models.chat("gemini") + "-simulate-503"
@@ -461,6 +480,11 @@ def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
     if err2:
         return _fail(ex, f"when the first provider fails (404) it raised {err2} instead of trying the next one.",
                      "Wrap the chat() call in try / except PROVIDER_ERRORS and continue with the next attempt.")
+    dropped, err3 = _dropped_connections(chat_with_fallback, question)
+    if err3:
+        return _fail(ex, f"when a connection drops it raised {err3} instead of trying the next provider.",
+                     "A dropped connection is a provider failure too: Gemini's and Hugging Face's SDKs raise httpx2's "
+                     "errors for it (httpx2.TransportError covers them all); add that class to PROVIDER_ERRORS.")
     all_fail_error = ""
     try:
         chat_with_fallback(question, [("gemini", broken_gemini), ("huggingface", broken_hf)], max_tokens=MAX_TOKENS)
@@ -490,6 +514,10 @@ def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
         (lambda: pair(second) and second[0] == "groq",
          f"when OpenAI fails, the answer should come from Groq; it returned {second!r:.120}.",
          "Try the attempts in order and return from the first that answers."),
+        (lambda: pair(dropped) and dropped[0] == "groq",
+         f"with the connections of Gemini, Hugging Face and OpenAI dropped, the answer should come from Groq; "
+         f"it returned {dropped!r:.120}.",
+         "Try the attempts in order and return from the first that answers."),
         (lambda: bool(all_fail_error) and not all_fail_error.startswith("!"),
          "when every attempt fails it should raise RuntimeError; it "
          + (f"raised {all_fail_error[1:200]}" if all_fail_error else "did not raise") + ".",
@@ -501,4 +529,12 @@ def exercise_5(chat_with_fallback: Callable[..., tuple[str, str]]) -> Verdict:
          "an unknown provider name is a bug in the caller's code, not a provider failure: it should raise ValueError "
          f"at once, not fall back ({own_bug or 'it fell back to the next attempt'}).",
          "Catch only PROVIDER_ERRORS (the SDKs' API errors), not every Exception."),
-    ], "it falls back on provider errors, reports when all fail, and does not hide your own bugs.")
+    ], "it falls back on HTTP errors and on dropped connections, reports when all fail, and does not hide your "
+       "own bugs.")
+
+
+def _dropped_connections(chat_with_fallback: Callable, question: list[dict]) -> tuple[Any, str | None]:
+    """Call ``chat_with_fallback`` with the connections of Gemini, Hugging Face and OpenAI dropped; Groq answers."""
+    with unreachable.provider("gemini"), unreachable.provider("huggingface"), unreachable.provider("openai"):
+        return _call(chat_with_fallback, question, [("gemini", None), ("huggingface", None), ("openai", None),
+                                                    ("groq", None)], max_tokens=ROOMY_TOKENS)

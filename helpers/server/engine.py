@@ -8,9 +8,19 @@ Two implementations with the same async methods:
 
 Messages given to an engine are plain ``{"role": "system"|"user"|"assistant", "content": str}``;
 each protocol module converts its provider's format to that.
+
+Two guarantees the gateway relies on:
+
+* **Cancellation stops the work.** Answers are read from llama.cpp as a stream, even ``generate``'s whole
+  answer: a cancelled caller (its client went away) closes the connection and llama.cpp frees the slot at the
+  next token. (llama.cpp keeps decoding a non-streaming request whose connection closed.) The exception is an
+  answer with log-probabilities, read whole (see ``generate``).
+* **No megabyte prompts.** A prompt longer than the context times ``MAX_CHARS_PER_TOKEN`` characters cannot
+  fit, so it gets the context-length error at once, without being sent to the engine to be tokenized.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +36,7 @@ from typing import Any
 import httpx
 
 DEFAULT_MAX_TOKENS = 256  # local answers are capped so a CPU stays responsive; ask for more with max_tokens
+CONTEXT_TOKENS = 2048  # the context of one request: engine_child's 4096 tokens split between its 2 slots
 
 
 class EngineError(Exception):
@@ -69,6 +80,15 @@ def _options(max_tokens, temperature, top_p, stop, seed) -> dict[str, Any]:
     return body
 
 
+def _slot_context(port: int) -> int:
+    """The context (tokens) of one engine slot, from llama.cpp's /props; the default when it cannot say."""
+    try:
+        n = httpx.get(f"http://127.0.0.1:{port}/props", timeout=5).json()["default_generation_settings"]["n_ctx"]
+        return int(n) if int(n) > 0 else CONTEXT_TOKENS
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return CONTEXT_TOKENS
+
+
 def _schema_format(schema: dict, body: dict) -> dict:
     """``response_format`` for llama.cpp: the schema with string lengths bounded to fit the token budget.
 
@@ -108,6 +128,7 @@ class LlamaEngine:
         self.client: httpx.AsyncClient | None = None
         self.started_in: float | None = None
         self.restarts = 0
+        self.context_tokens = CONTEXT_TOKENS  # per request (slot); read from the engine when it starts
         self.health = "starting"  # "ok", "unresponsive" (a probe failed), "hung", "dead"
         self.last_ok: float | None = None  # time.monotonic() of the last answered probe
         self.last_loop_ok: float | None = None
@@ -130,6 +151,7 @@ class LlamaEngine:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     self.started_in = time.perf_counter() - t0
+                    self.context_tokens = _slot_context(self.port)
                     self.health, self.last_ok = "ok", time.monotonic()
                     self.last_loop_ok = self.last_ok
                     self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}",
@@ -210,6 +232,12 @@ class LlamaEngine:
         return self.proc.pid if self.proc else None
 
     # ------------------------------------------------------------------ calls
+    #
+    # Answers are read from llama.cpp as a stream, even when the caller wants them whole: when the caller is
+    # cancelled (its client went away), leaving the ``async with`` closes the connection, llama.cpp fails to
+    # write the next token and frees the slot at once. (A non-streaming request keeps generating to the end
+    # after its connection closes: measured, 600 tokens decoded for a client gone after 1 s.)
+
     async def _post(self, path: str, body: dict) -> dict:
         assert self.client is not None
         try:
@@ -224,21 +252,57 @@ class LlamaEngine:
             raise _engine_error(r.status_code, r.text)
         return r.json()
 
-    async def generate(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
-                       top_p: float | None = None, stop: Any = None, seed: int | None = None,
-                       json_schema: dict | None = None, top_logprobs: int | None = None) -> Generation:
-        """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
-        body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
-        if json_schema is not None:
-            body["response_format"] = _schema_format(json_schema, body)
-        if top_logprobs is not None:
-            body["logprobs"] = True
-            body["top_logprobs"] = int(top_logprobs)
-        data = await self._post("/v1/chat/completions", body)
-        if json_schema is not None and max_tokens is None and data["choices"][0].get("finish_reason") == "length":
-            # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
-            data = await self._post("/v1/chat/completions", {**body, "max_tokens": 4 * DEFAULT_MAX_TOKENS,
-                                                             "temperature": 0.0})
+    async def _events(self, path: str, body: dict) -> AsyncIterator[dict]:
+        """The engine's server-sent events for ``body`` (``stream`` on), as dicts; closed when the caller stops."""
+        assert self.client is not None
+        started = False
+        try:
+            for attempt in (1, 2):  # a stale kept-alive connection fails before the first byte: retry once
+                try:
+                    async with self.client.stream("POST", path, json=body) as r:
+                        if r.status_code != 200:
+                            raise _engine_error(r.status_code, (await r.aread()).decode(errors="replace"))
+                        async for line in r.aiter_lines():
+                            if not line.startswith("data: ") or line == "data: [DONE]":
+                                continue
+                            started = True
+                            event = json.loads(line[6:])
+                            if isinstance(event, dict) and event.get("error"):
+                                err = event["error"]
+                                raise _engine_error(int(err.get("code") or 500) if isinstance(err, dict) else 500,
+                                                    json.dumps(event))
+                            yield event
+                    return
+                except (httpx.RemoteProtocolError, httpx.ConnectError):
+                    if started or attempt == 2:
+                        raise
+        except httpx.TransportError as e:
+            raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__}); the server restarts it "
+                                   "by itself, or run `python -m helpers server restart`", "engine_down") from e
+
+    def _check_size(self, texts: list[str]) -> None:
+        check_prompt_size(sum(len(t) for t in texts), self.context_tokens)
+
+    async def _chat(self, body: dict) -> Generation:
+        """One whole answer, read as a stream (see above)."""
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        parts: list[str] = []
+        finish, usage, timings = "stop", {}, {}
+        async with contextlib.aclosing(self._events("/v1/chat/completions", body)) as events:
+            async for chunk in events:
+                if chunk.get("usage"):
+                    usage, timings = chunk["usage"], chunk.get("timings", {})
+                for choice in chunk.get("choices", []):
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        parts.append(piece)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+        return Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
+                          None, timings)
+
+    @staticmethod
+    def _whole(data: dict) -> Generation:
         choice = data["choices"][0]
         usage = data.get("usage", {})
         lp = (choice.get("logprobs") or {}).get("content")
@@ -246,68 +310,71 @@ class LlamaEngine:
                           usage.get("completion_tokens", 0), choice.get("finish_reason") or "stop", lp,
                           data.get("timings", {}))
 
+    async def generate(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
+                       top_p: float | None = None, stop: Any = None, seed: int | None = None,
+                       json_schema: dict | None = None, top_logprobs: int | None = None) -> Generation:
+        """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
+        self._check_size([str(m.get("content") or "") for m in messages])
+        body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
+        if json_schema is not None:
+            body["response_format"] = _schema_format(json_schema, body)
+        if top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = int(top_logprobs)
+            # Read whole: llama.cpp's stream leaves out the end-of-text token's log-probability, which its whole
+            # answer includes (one per completion token, as the lessons count). These answers are short (a label,
+            # a sentence); a longer one runs to its limit after its client has gone.
+            return self._whole(await self._post("/v1/chat/completions", body))
+        gen = await self._chat(body)
+        if json_schema is not None and max_tokens is None and gen.finish_reason == "length":
+            # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
+            gen = await self._chat({**body, "max_tokens": 4 * DEFAULT_MAX_TOKENS, "temperature": 0.0})
+        return gen
+
     async def stream(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
                      top_p: float | None = None, stop: Any = None, seed: int | None = None,
                      json_schema: dict | None = None) -> AsyncIterator[str | Generation]:
         """Yield the answer piece by piece (str), then one final ``Generation`` with the whole text and usage."""
-        assert self.client is not None
+        self._check_size([str(m.get("content") or "") for m in messages])
         body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
                                 **_options(max_tokens, temperature, top_p, stop, seed)}
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)
         parts: list[str] = []
         finish, usage, timings = "stop", {}, {}
-        try:
-            for attempt in (1, 2):  # a stale kept-alive connection fails before the first byte: retry once
-                try:
-                    async with self.client.stream("POST", "/v1/chat/completions", json=body) as r:
-                        async for item in self._read_stream(r, parts):
-                            if isinstance(item, dict):
-                                finish, usage, timings = item["finish"], item["usage"], item["timings"]
-                            else:
-                                yield item
-                    break
-                except (httpx.RemoteProtocolError, httpx.ConnectError):
-                    if parts or attempt == 2:
-                        raise
-        except httpx.TransportError as e:
-            raise EngineError(503, f"the local model engine stopped answering ({type(e).__name__}); the server restarts it "
-                                   "by itself, or run `python -m helpers server restart`", "engine_down") from e
+        async with contextlib.aclosing(self._events("/v1/chat/completions", body)) as events:
+            async for chunk in events:
+                if chunk.get("usage"):
+                    usage, timings = chunk["usage"], chunk.get("timings", {})
+                for choice in chunk.get("choices", []):
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        parts.append(piece)
+                        yield piece
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
         yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
                          None, timings)
-
-    async def _read_stream(self, r: httpx.Response, parts: list[str]):
-        """Text pieces from llama.cpp's SSE stream, then one dict with finish reason, usage and timings."""
-        finish, usage, timings = "stop", {}, {}
-        if r.status_code != 200:
-            raise _engine_error(r.status_code, (await r.aread()).decode(errors="replace"))
-        async for line in r.aiter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            if chunk.get("usage"):
-                usage, timings = chunk["usage"], chunk.get("timings", {})
-            for choice in chunk.get("choices", []):
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    parts.append(piece)
-                    yield piece
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-        yield {"finish": finish, "usage": usage, "timings": timings}
 
     async def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
                        top_p: float | None = None, stop: Any = None, seed: int | None = None) -> Generation:
         """Continue raw text (no chat template), as a base text-generation model would."""
+        self._check_size([prompt])
         opts = _options(max_tokens, temperature, top_p, stop, seed)
-        body: dict[str, Any] = {"prompt": prompt, "n_predict": opts.pop("max_tokens"), **opts}
-        data = await self._post("/completion", body)
-        finish = "length" if data.get("stop_type") == "limit" or data.get("truncated") else "stop"
-        return Generation(data.get("content", ""), data.get("tokens_evaluated", 0), data.get("tokens_predicted", 0),
-                          finish, None, data.get("timings", {}))
+        body: dict[str, Any] = {"prompt": prompt, "n_predict": opts.pop("max_tokens"), **opts, "stream": True}
+        parts: list[str] = []
+        last: dict = {}
+        async with contextlib.aclosing(self._events("/completion", body)) as events:
+            async for event in events:
+                parts.append(event.get("content") or "")
+                last = event
+        finish = "length" if last.get("stop_type") == "limit" or last.get("truncated") else "stop"
+        return Generation("".join(parts), last.get("tokens_evaluated", 0), last.get("tokens_predicted", 0),
+                          finish, None, last.get("timings", {}))
 
     async def tokenize(self, text: str) -> list[tuple[int, str]]:
         """The model's tokens for ``text``: a list of (token id, piece)."""
+        self._check_size([text])
         data = await self._post("/tokenize", {"content": text, "with_pieces": True})
         out = []
         for t in data.get("tokens", []):
@@ -316,9 +383,41 @@ class LlamaEngine:
         return out
 
     async def count_tokens(self, text: str) -> int:
-        """How many tokens ``text`` is for this model."""
-        data = await self._post("/tokenize", {"content": text})
-        return len(data.get("tokens", []))
+        """How many tokens ``text`` is for this model (a long text is counted in pieces, never all at once)."""
+        total = 0
+        for piece in split_for_counting(text):
+            data = await self._post("/tokenize", {"content": piece})
+            total += len(data.get("tokens", []))
+        return total
+
+
+# The longest piece of text one token of SmolLM2's tokenizer covers: 64 characters (a run of 64 spaces, "=", "-" or
+# "#"; measured with the engine's /tokenize). So a text longer than context x 64 characters cannot fit the context:
+# it is refused without asking the engine to tokenize it (a 5 MiB prompt used to grow the engine by 80 MB a time).
+MAX_CHARS_PER_TOKEN = 64
+COUNT_PIECE = 65_536  # characters tokenized per /tokenize call when counting a long text
+
+
+def check_prompt_size(chars: int, context_tokens: int) -> None:
+    """Raise the context-length error for a prompt that cannot fit, judged by its length in characters."""
+    limit = context_tokens * MAX_CHARS_PER_TOKEN
+    if chars > limit:
+        raise EngineError(400, f"This conversation is too long for the local model's context window: {chars} "
+                               f"characters, while the local model reads at most {context_tokens} tokens (never more "
+                               f"than {limit} characters). Drop older turns or shorten the input.",
+                          "context_length_exceeded")
+
+
+def split_for_counting(text: str, size: int = COUNT_PIECE) -> list[str]:
+    """``text`` in pieces of about ``size`` characters, cut after whitespace so that words stay whole."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        cut = max(text.rfind(" ", start, start + size), text.rfind("\n", start, start + size))
+        cut = cut + 1 if cut > start else start + size
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
 
 
 def _engine_error(status: int, text: str) -> EngineError:
@@ -348,6 +447,7 @@ class FallbackEngine:
 
     kind = "fallback"
     model = "fallback-responder"
+    context_tokens = CONTEXT_TOKENS  # the same bound as the real engine, so both refuse the same prompts
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -373,6 +473,7 @@ class FallbackEngine:
 
     async def generate(self, messages: list[dict], *, max_tokens: int | None = None, json_schema: dict | None = None,
                        top_logprobs: int | None = None, **_: Any) -> Generation:
+        check_prompt_size(sum(len(str(m.get("content") or "")) for m in messages), self.context_tokens)
         last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
         if json_schema is not None:
             text = json.dumps(schema_instance(json_schema, str(last)))

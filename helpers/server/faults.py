@@ -202,3 +202,27 @@ def bad_request(provider: str, message: str, status: int = 400, code: str | None
         return hf_error(status, message)
     return openai_error(status, message, "invalid_request_error" if status < 500 else "server_error",
                         code or ("not_found" if status == 404 else None))
+
+
+BUSY_NOTE = " (from the course's local server)"
+
+
+def busy(provider: str, *, ahead: int, wait: float, retry_after: float, retry: bool) -> JSONResponse:
+    """A real 503 (not simulated): the local server's queue is too long for the caller's SDK to wait.
+
+    ``retry-after`` says when to come back; for the OpenAI-style SDKs (openai, groq) ``x-should-retry`` says
+    whether their automatic retry is worth it (only when ``retry-after`` is within the 60 s they honour).
+    """
+    secs = max(1, int(retry_after + 0.999))
+    what = (f"The local server is busy: {ahead} requests are ahead of yours, an expected wait of about {wait:.0f} s, "
+            f"longer than your SDK waits for an answer. Retry after {secs} s, or send fewer requests at once "
+            "(the local model answers two at a time).")
+    headers = {"retry-after": str(secs), "retry-after-ms": str(secs * 1000)}
+    if provider == "gemini":
+        return gemini_error(503, f"The model is overloaded. Please try again later. {what}{BUSY_NOTE}",
+                            headers=headers)
+    if provider == "huggingface":
+        return hf_error(503, what + BUSY_NOTE, headers=headers)
+    headers["x-should-retry"] = "true" if retry else "false"
+    return openai_error(503, what + BUSY_NOTE, "server_error", "server_busy", headers=headers)
+

@@ -7,13 +7,26 @@ Route map (see the protocol modules for the details):
 * Gemini: ``/v1/`` and ``/v1beta/`` ``models/{model}:generateContent`` and friends (told apart from
   OpenAI's ``/v1/models`` by Google's ``x-goog-api-key`` / ``x-goog-api-client`` headers)
 * Hugging Face: ``/hf/<host>/...``, where the course's client hook sends ``*.huggingface.co``
-* the course's own: ``/_course/health``, ``/_course/requests``
+* the course's own: ``/_course/health``, ``/_course/requests`` (both need the state token)
+
+Who may use it (``AccessGuard``): programs on this machine that address it as ``127.0.0.1``,
+``localhost`` or ``[::1]``. A web page cannot: a foreign ``Host`` (DNS rebinding) and any request a
+browser marks as coming from a page (``Origin``, ``Sec-Fetch-Site``) get a 403 in the provider's
+shape, and bodies a page may send without asking first (``text/plain``, forms) get a 400. The
+``/_course/*`` routes (health with the pid and token, the request inspector) also need the state token
+from ``server.json`` (``x-course-token: <token>`` or ``Authorization: Bearer <token>``).
+
+Secrets: the inspector stores requests through ``helpers.masking.redact``, and any error answer
+(status 400 and above) passes through it too, so no answer echoes a key.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -26,10 +39,12 @@ from . import faults, gemini_api, hf_api, openai_api
 from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
+from ..masking import redact
 from .inspector import Inspector
-from .lifecycle import code_version
+from .lifecycle import TOKEN_HEADER, code_version
 
 SERVICE = "genai-api-course-local-server"
+SERVICE_HEADER = "x-course-service"  # on refusals: tells a course server (not ours) from LM Studio without the token
 VERSION = code_version()  # the source this process runs; helpers restart a server whose version differs
 MAX_BODY = 8 * 1024 * 1024  # 8 MB: enough for an image in a multimodal lesson, small enough to refuse junk
 
@@ -135,19 +150,37 @@ async def models_route(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """The server's own description (pid, ports, token, engine): only for a caller holding the token."""
     st = request.app.state
     return JSONResponse({"service": SERVICE, "version": VERSION, "pid": os.getpid(), "token": st.token, "port": st.port,
                          "lmstudio_port": st.lmstudio_port, "engine": st.backend.status(),
                          "uptime_s": round(time.time() - st.backend.started, 1)})
 
 
+MAX_INSPECTED = 1000  # more than the inspector ever keeps
+
+
 async def requests_log(request: Request) -> Response:
+    """``GET ?n=10``: the last n recorded exchanges (keys masked); ``DELETE``: forget them."""
     inspector = request.app.state.backend.inspector
     if request.method == "DELETE":
         inspector.clear()
         return JSONResponse({"cleared": True})
-    n = int(request.query_params.get("n", "10"))
-    return JSONResponse(inspector.last(n))
+    raw = request.query_params.get("n", "10").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        return _course_error(400, "The parameter n must be a whole number of requests, such as n=10.",
+                             "invalid_parameter")
+    # ensure_ascii: a lone surrogate a client sent (valid JSON, not valid UTF-8) must not break this answer
+    body = json.dumps(inspector.last(min(int(raw), MAX_INSPECTED)))
+    return Response(body, media_type="application/json")
+
+
+def _course_error(status: int, message: str, code: str) -> JSONResponse:
+    """An error of the course's own routes, in the OpenAI-style shape the other errors use."""
+    return JSONResponse({"error": {"message": message + " (from the course's local server)",
+                                   "type": "invalid_request_error" if status == 400 else "authentication_error",
+                                   "param": None, "code": code}},
+                        status_code=status, headers={SERVICE_HEADER: SERVICE})
 
 
 async def on_reject(request: Request, exc: Exception) -> Response:
@@ -162,8 +195,12 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 
 async def on_error(request: Request, exc: Exception) -> Response:
-    return faults.bad_request(provider_for(request), f"The local server hit an internal error "
-                              f"({type(exc).__name__}: {exc}). The server keeps running; try again.", 500)
+    """A bug outside the route handlers (those answer their own errors: ``common.supervise``): a provider-shaped
+    500 naming only the kind of error (a message could quote what the client sent), the traceback in server.log."""
+    from .common import internal_error, log_exception
+
+    log_exception(request, exc)
+    return internal_error(provider_for(request), exc)
 
 
 class InspectAndGuard:
@@ -231,8 +268,164 @@ class InspectAndGuard:
                 record()
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# The body types a web page may send to any address without asking first (no CORS preflight); the SDKs send JSON.
+PAGE_BODY_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _header(scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers") or []:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def host_allowed(host: str | None, ports: set[int]) -> bool:
+    """True for ``127.0.0.1``, ``localhost`` or ``[::1]``, without a port or with one of ``ports``."""
+    if not host:
+        return False
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name, port = name + "]", rest[1:] if rest.startswith(":") else (None if not rest else "x")
+    else:
+        name, sep, port = host.partition(":")
+        port = port if sep else None
+    if name not in LOOPBACK_NAMES:
+        return False
+    return port is None or (port.isdigit() and int(port) in ports)
+
+
+def origin_allowed(origin: str, ports: set[int]) -> bool:
+    """An ``Origin`` header is accepted only when it is the server's own address (no page there runs code)."""
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    return scheme == "http" and bool(sep) and "/" not in rest and host_allowed(rest, ports) and ":" in rest
+
+
+class AccessGuard:
+    """ASGI middleware, outermost: only programs on this machine, addressing it as localhost, get in.
+
+    Refuses, before any work: a foreign ``Host`` (403: a page that rebinds its own name to 127.0.0.1 still
+    sends its name), a request a browser marks as a page's (``Origin`` other than the server's own address,
+    ``Sec-Fetch-Site: cross-site`` or ``same-site``: 403), a body a page may send without a preflight
+    (``text/plain``, a form, multipart: 400, the SDKs send JSON), and ``/_course/*`` without the state
+    token (401). Refusals are in the provider's error shape and never quote what was sent.
+    """
+
+    def __init__(self, app, gateway: Starlette):
+        self.app, self.gateway = app, gateway
+
+    def _ports(self, scope) -> set[int]:
+        st = self.gateway.state
+        ports = {p for p in (getattr(st, "port", None), getattr(st, "lmstudio_port", None)) if p}
+        server = scope.get("server")
+        if server and server[1]:
+            ports.add(server[1])
+        return ports
+
+    def refusal(self, scope) -> Response | None:
+        """The answer that refuses this request, or None when it may pass."""
+        path = scope.get("path", "")
+        course = path.startswith("/_course")
+        request = Request(scope)
+        ports = self._ports(scope)
+
+        def refuse(status: int, message: str, code: str) -> Response:
+            if course:
+                return _course_error(status, message, code)
+            resp = faults.bad_request(provider_for(request), message, status, code)
+            resp.headers[SERVICE_HEADER] = SERVICE
+            return resp
+
+        if not host_allowed(_header(scope, b"host"), ports):
+            return refuse(403, "This server answers only requests addressed to 127.0.0.1 or localhost on its own "
+                          "port (the Host header names another address).", "host_not_allowed")
+        origin = _header(scope, b"origin")
+        site = (_header(scope, b"sec-fetch-site") or "").lower()
+        if (origin is not None and not origin_allowed(origin, ports)) or site in ("cross-site", "same-site"):
+            return refuse(403, "Requests from web pages are refused: the course's local server is for programs on "
+                          "this computer (the SDKs, Python code), not for sites open in a browser.",
+                          "origin_not_allowed")
+        if course:
+            token = getattr(self.gateway.state, "token", "") or ""
+            given = _header(scope, TOKEN_HEADER.encode()) or ""
+            auth = _header(scope, b"authorization") or ""
+            if not given and auth[:7].lower() == "bearer ":
+                given = auth[7:].strip()
+            if not (token and given and hmac.compare_digest(given.encode(), token.encode())):
+                return refuse(401, "The course's own routes need the server's token (x-course-token, from server.json "
+                              "in the state folder): use helpers.server.last_requests() and "
+                              "helpers.server.status() instead.", "course_token_required")
+            return None
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if scope.get("method") in ("POST", "PUT", "PATCH") and ctype in PAGE_BODY_TYPES:
+            return refuse(400, "Unsupported content type: send a JSON body with 'Content-Type: application/json', "
+                          "as the SDKs do.", "unsupported_content_type")
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            resp = self.refusal(scope)
+            if resp is not None:
+                return await resp(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+class RedactErrors:
+    """ASGI middleware around the whole app: an error answer (status 400 or more) never echoes a key.
+
+    Its body passes through ``helpers.masking.redact`` (keys of every provider's shape, ``key=...``,
+    ``Bearer ...``, secret-named fields), the 500s of Starlette's own error handler included.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        parts: list[bytes] = []
+
+        async def filtered(msg):
+            nonlocal start
+            if msg["type"] == "http.response.start":
+                headers = msg.get("headers") or []
+                stream = any(k.lower() == b"content-type" and b"event-stream" in v for k, v in headers)
+                if msg["status"] >= 400 and not stream:
+                    start = msg  # held until the whole body is here
+                    return
+            elif msg["type"] == "http.response.body" and start is not None:
+                parts.append(msg.get("body", b""))
+                if msg.get("more_body", False):
+                    return
+                body = redact(b"".join(parts)).encode("utf-8")
+                headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(body)).encode()))
+                first, start = {**start, "headers": headers}, None
+                await send(first)
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send(msg)
+
+        await self.app(scope, receive, filtered)
+
+
+class Gateway(Starlette):
+    """The Starlette app with the access guard and the error redaction outside everything else.
+
+    (Starlette's own 500 handler sits outside ordinary middleware; these two wrap it as well.)
+    """
+
+    def build_middleware_stack(self):
+        return AccessGuard(RedactErrors(super().build_middleware_stack()), self)
+
+
 def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = None, token: str = "") -> Starlette:
-    """The gateway application (the engine is started by the lifespan)."""
+    """The gateway application (the engine is started by the lifespan).
+
+    ``token`` is the state token the ``/_course/*`` routes require (a random one when not given).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -250,9 +443,9 @@ def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = No
         routes += [Route(f"/{version}/models", models_route, methods=["GET"]),
                    Route(f"/{version}/models/{{rest:path}}", models_route, methods=["GET", "POST"])]
     routes += hf_api.routes()
-    app = Starlette(routes=routes, lifespan=lifespan,
+    app = Gateway(routes=routes, lifespan=lifespan,
                     exception_handlers={Reject: on_reject, 404: on_not_found, 405: on_not_found, Exception: on_error})
-    app.state.backend, app.state.token = backend, token
+    app.state.backend, app.state.token = backend, token or secrets.token_hex(16)
     app.state.port, app.state.lmstudio_port = port, lmstudio_port
     app.add_middleware(InspectAndGuard, backend=backend)
     return app

@@ -7,6 +7,10 @@ a schema, function calling), ``:streamGenerateContent?alt=sse``, ``:countTokens`
 Google's JSON accepts each field in camelCase (``systemInstruction``) or in its proto name
 (``system_instruction``); so does this module. Images cannot be seen by the local model: they
 become a note in the prompt saying so.
+
+Every field the server reads is checked first (``check_generate``): a wrong type or value is Google's 400
+INVALID_ARGUMENT naming the field, before any work and before a stream starts. Embeddings: at most 100
+requests a batch; an input is cut to gemini-embedding-001's 2,048 tokens, as Google cuts it.
 """
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .. import models as catalogue
 import secrets
 
+from .. import models as catalogue
 from . import faults, model_rules, thinking, toolcall
-from .common import LOCAL_MODEL, Reject, backend, check_faults, engine_error, local_headers, new_id, read_json, sse
-from .embeddings import truncate
+from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
+                     new_id, note, primed, read_json, refuse, sse, supervise)
+from .embeddings import embed_batched, truncate
 from .engine import EngineError, Generation
 
 ACTIONS = ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents")
@@ -290,12 +295,155 @@ def _enum_text(text: str) -> str:
         return text
 
 
+# ---------------------------------------------------------------------- request checks
+
+MIME_TYPES = ("text/plain", "application/json", "text/x.enum", "application/xml", "application/yaml")
+MAX_STOP_SEQUENCES = 5  # Gemini takes at most 5 stop sequences
+CALLING_MODES = ("AUTO", "ANY", "NONE", "VALIDATED", "MODE_UNSPECIFIED")
+
+
+def _schema(f: Fields, key: str) -> None:
+    value = f.raw(key)
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise f.wrong_type(key, "an object", value)
+    try:
+        toolcall.check_schema(value)
+    except toolcall.SchemaError as e:
+        path = f.name(key)
+        raise BadParam(f"* {f.request_name}.{path}: {e.what} (at {e.where}).", path, "invalid_schema") from None
+
+
+def check_part(p: Fields) -> None:
+    """One part: its fields have the types Gemini's API wants."""
+    p.string("text")
+    p.boolean("thought")
+    p.string("thoughtSignature")
+    blob = p.object("inlineData")
+    if blob is not None:
+        blob.string("mimeType")
+        blob.string("data")
+    ref = p.object("fileData")
+    if ref is not None:
+        ref.string("mimeType")
+        ref.string("fileUri")
+    call = p.object("functionCall")
+    if call is not None:
+        call.string("name", required=True)
+        call.object("args")
+    result = p.object("functionResponse")
+    if result is not None:
+        result.string("name", required=True)
+        result.object("response")
+
+
+def check_parts(f: Fields, key: str | int, parts: list) -> None:
+    """Each part of a content: an object (or a string)."""
+    listing = f.child(key, {})
+    for j, part in enumerate(parts):
+        if isinstance(part, str):
+            continue
+        if not isinstance(part, dict):
+            raise listing.wrong_type(j, "an object", part)
+        check_part(listing.child(j, part))
+
+
+def check_content(f: Fields, key: str | int, value: Any) -> None:
+    """A Content (``{role, parts}``), a bare part, a string or a list of parts, as ``_parts_of`` reads them."""
+    if isinstance(value, str):
+        return
+    if isinstance(value, list):
+        check_parts(f, key, value)
+        return
+    if not isinstance(value, dict):
+        raise f.wrong_type(key, "an object {role, parts}", value)
+    c = f.child(key, value)
+    if "parts" not in value and "role" not in value:
+        check_part(c)  # a bare part such as {"text": "..."}
+        return
+    c.string("role")
+    parts = value.get("parts")
+    if isinstance(parts, dict):
+        check_part(c.child("parts", parts))
+    elif isinstance(parts, list):
+        check_parts(c, "parts", parts)
+    elif parts is not None:
+        raise c.wrong_type("parts", "an array of parts", parts)
+
+
+def check_generate(body: dict) -> None:
+    """Every field of a generateContent (or countTokens) request the local server reads, before any work."""
+    f = Fields("gemini", body, request_name="GenerateContentRequest")
+    contents = f.raw("contents")
+    if isinstance(contents, list):
+        listing = f.child("contents", {})
+        for i, c in enumerate(contents):
+            check_content(listing, i, c)
+    elif contents is not None:
+        check_content(f, "contents", contents)
+    if f.present("systemInstruction"):
+        check_content(f, "systemInstruction", f.raw("systemInstruction"))
+    f.string("cachedContent")
+    f.array("safetySettings")
+    config = f.object("generationConfig")
+    if config is not None:
+        config.integer("maxOutputTokens", lo=1)
+        config.number("temperature", 0, 2)
+        config.number("topP", 0, 1)
+        config.integer("topK", lo=0)
+        config.integer("candidateCount")  # its range is checked with the model's rules (the message names it)
+        config.strings("stopSequences", MAX_STOP_SEQUENCES, single=False)
+        config.integer("seed", lo=-(2**31), hi=2**31 - 1)
+        config.number("presencePenalty", -2, 2)
+        config.number("frequencyPenalty", -2, 2)
+        config.boolean("responseLogprobs")
+        config.integer("logprobs", 0, 20)
+        config.string("responseMimeType", MIME_TYPES)
+        _schema(config, "responseSchema")
+        _schema(config, "responseJsonSchema")
+        config.array("responseModalities")
+        thinking_cfg = config.object("thinkingConfig")
+        if thinking_cfg is not None:
+            thinking_cfg.integer("thinkingBudget", lo=-1)
+            thinking_cfg.string("thinkingLevel")
+            thinking_cfg.boolean("includeThoughts")
+    tools = f.array("tools")
+    listing = f.child("tools", {})
+    for i, tool in enumerate(tools or []):
+        if not isinstance(tool, dict):
+            raise listing.wrong_type(i, "an object", tool)
+        t = listing.child(i, tool)
+        decls = t.array("functionDeclarations")
+        dl = t.child("functionDeclarations", {})
+        for j, decl in enumerate(decls or []):
+            if not isinstance(decl, dict):
+                raise dl.wrong_type(j, "an object", decl)
+            d = dl.child(j, decl)
+            d.string("name", required=True, nonempty=True)
+            d.string("description")
+            _schema(d, "parameters")
+            _schema(d, "parametersJsonSchema")
+    tool_config = f.object("toolConfig")
+    if tool_config is not None:
+        calling = tool_config.object("functionCallingConfig")
+        if calling is not None:
+            mode = calling.string("mode")
+            if mode is not None and mode.upper() not in CALLING_MODES:
+                raise calling.not_one_of("mode", CALLING_MODES[:4])
+            calling.strings("allowedFunctionNames", single=False)
+
+
 # ---------------------------------------------------------------------- generateContent
 
 class _Request:
     """A generateContent body, checked and converted, with the requested model's rules applied."""
 
     def __init__(self, body: dict, model: str):
+        try:
+            check_generate(body)
+        except BadParam as e:
+            raise refuse("gemini", e) from None
         if "contents" not in body:
             raise invalid("* GenerateContentRequest.contents: contents is not specified. Send "
                           "{\"contents\": [{\"role\": \"user\", \"parts\": [{\"text\": \"...\"}]}]}.")
@@ -326,6 +474,11 @@ class _Request:
         self.n = n
         tools = function_tools(field(body, "tools"))
         self.mode, self.forced, self.tools = calling_mode(field(body, "toolConfig"), tools)
+
+    def work(self) -> int:
+        """This request's size for the work queue (``common.budget``)."""
+        return budget(self.opts["max_tokens"], n=self.n, thinking=self.plan.thinking_tokens,
+                      prompt_chars=sum(len(m["content"]) for m in self.messages))
 
     def wants_call(self) -> bool:
         return bool(self.tools) and toolcall.should_call([{"role": self.last_role}], self.mode)
@@ -358,6 +511,7 @@ async def generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     req = _Request(body, model)
     _noted(request, req)
+    await admit(request, "gemini", work=req.work())
     engine = backend(request).engine
     rid, headers = new_id(""), local_headers(model)
     try:
@@ -384,6 +538,7 @@ async def stream_generate_content(request: Request, model: str) -> Response:
     if req.n > 1:
         raise invalid("candidateCount > 1 is not supported with streaming by the local server: "
                       "use generate_content for several candidates.")
+    await admit(request, "gemini", work=req.work())
     engine = backend(request).engine
     rid, headers = new_id(""), local_headers(model)
     sse_mode = request.query_params.get("alt") == "sse"
@@ -448,6 +603,10 @@ async def count_tokens(request: Request, model: str) -> Response:
     if "contents" not in source:
         raise invalid("countTokens needs 'contents' (or a 'generateContentRequest' with 'contents').")
     try:
+        check_generate(source)
+    except BadParam as e:
+        raise refuse("gemini", e) from None
+    try:
         messages = to_engine_messages(normalize_contents(source["contents"]), field(source, "systemInstruction"))
     except ValueError as e:
         raise invalid(f"Invalid 'contents': {e}.") from e
@@ -464,13 +623,31 @@ async def count_tokens(request: Request, model: str) -> Response:
 
 # ---------------------------------------------------------------------- embeddings
 
-def _embed_item(item: Any, model: str) -> tuple[str, str, int | None]:
+# Gemini's limits for embeddings: gemini-embedding-001 reads at most 2,048 tokens of an input (Google Developers Blog,
+# "Gemini Embedding now generally available", 2025: "a 2048 maximum input token length"); longer text is cut
+# silently, as Google documents for its embedding models (Vertex AI TextEmbeddingPredictionParams.autoTruncate:
+# "Whether to silently truncate inputs longer than the maximum input token limit. This behavior is enabled by
+# default"). batchEmbedContents takes at most 100 requests ("* BatchEmbedContentsRequest.requests: at most 100
+# requests can be in one batch", quoted in langchainjs#4491, weaviate#11277, vercel/ai#16575; read 2026-11).
+# Tokens are counted with the local embedding model's tokenizer.
+EMBED_MAX_TOKENS = 2048
+EMBED_MAX_BATCH = 100
+
+
+def _embed_item(item: Any, model: str, f: Fields) -> tuple[str, str, int | None]:
     """(text, "query" or "passage", outputDimensionality) for one EmbedContentRequest."""
     if not isinstance(item, dict):
         raise invalid("Each embedding request must be an object with a 'content'.")
-    content = field(item, "content")
-    if content is None:
-        raise invalid("Missing 'content': send {\"content\": {\"parts\": [{\"text\": \"...\"}]}}.")
+    try:
+        content = f.raw("content")
+        if content is None:
+            raise f.missing("content")
+        check_content(f, "content", content)
+        f.string("taskType")
+        f.string("title")
+        dims = f.integer("outputDimensionality", lo=1)
+    except BadParam as e:
+        raise refuse("gemini", e) from None
     try:
         text = "\n".join(t for t in (part_text(p) for p in _parts_of(content)) if t)
     except ValueError as e:
@@ -481,9 +658,6 @@ def _embed_item(item: Any, model: str) -> tuple[str, str, int | None]:
     title = field(item, "title")
     if title and task == "RETRIEVAL_DOCUMENT":
         text = f"{title}\n\n{text}"
-    dims = field(item, "outputDimensionality")
-    if dims is not None and (not isinstance(dims, int) or dims < 1):
-        raise invalid(f"outputDimensionality must be a positive integer, not {dims!r}.")
     try:
         model_rules.check_dimensions("gemini", model, dims, "outputDimensionality")
     except model_rules.RuleError as e:
@@ -492,15 +666,27 @@ def _embed_item(item: Any, model: str) -> tuple[str, str, int | None]:
 
 
 async def _embed(request: Request, items: list[tuple[str, str, int | None]]) -> list[list[float]]:
+    """Vectors for ``items``, each text cut to ``EMBED_MAX_TOKENS`` first (as Gemini does), in cancellable batches."""
     import anyio
 
     embedder = backend(request).embedder
+
+    def cut_all() -> list[tuple[str, int, bool]]:
+        return [embedder.truncate_tokens(text, EMBED_MAX_TOKENS) for text, _, _ in items]
+
+    cuts = await anyio.to_thread.run_sync(cut_all)
+    for i, (_, n, was_cut) in enumerate(cuts):
+        if was_cut:
+            note(request, f"input {i} was cut to its first {EMBED_MAX_TOKENS} tokens (of about {n} counted), as "
+                          "Gemini cuts longer inputs without an error")
+    await admit(request, "gemini", "embed", work=sum(min(n, EMBED_MAX_TOKENS) for _, n, _ in cuts))
     out: list[list[float] | None] = [None] * len(items)
     for task in ("query", "passage"):
         idx = [i for i, it in enumerate(items) if it[1] == task]
         if not idx:
             continue
-        vecs = await anyio.to_thread.run_sync(embedder.embed, [items[i][0] for i in idx], task)
+        vecs = await embed_batched(embedder, [cuts[i][0] for i in idx], task,
+                                   [min(cuts[i][1], EMBED_MAX_TOKENS) for i in idx])
         for i, v in zip(idx, vecs):
             out[i] = [float(x) for x in truncate(v, items[i][2])]
     return [v for v in out if v is not None]
@@ -508,16 +694,26 @@ async def _embed(request: Request, items: list[tuple[str, str, int | None]]) -> 
 
 async def embed_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    values = (await _embed(request, [_embed_item(body, model)]))[0]
+    item = _embed_item(body, model, Fields("gemini", body, request_name="EmbedContentRequest"))
+    values = (await _embed(request, [item]))[0]
     return JSONResponse({"embedding": {"values": values}}, headers=local_headers(model))
 
 
 async def batch_embed_contents(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
+    f = Fields("gemini", body, request_name="BatchEmbedContentsRequest")
     reqs = field(body, "requests")
     if not isinstance(reqs, list) or not reqs:
         raise invalid("batchEmbedContents needs 'requests': a non-empty list of {model, content} objects.")
-    vectors = await _embed(request, [_embed_item(r, model) for r in reqs])
+    if len(reqs) > EMBED_MAX_BATCH:
+        raise invalid(f"* BatchEmbedContentsRequest.requests: at most {EMBED_MAX_BATCH} requests can be in one batch.")
+    listing = f.child("requests", {})
+    items = []
+    for i, r in enumerate(reqs):
+        if not isinstance(r, dict):
+            raise refuse("gemini", listing.wrong_type(i, "an object {model, content}", r))
+        items.append(_embed_item(r, model, listing.child(i, r)))
+    vectors = await _embed(request, items)
     return JSONResponse({"embeddings": [{"values": v} for v in vectors]}, headers=local_headers(model))
 
 
@@ -601,5 +797,9 @@ async def models_endpoint(request: Request, version: str, rest: str | None) -> R
                       f"Methods served: {', '.join(ACTIONS)}.", 404)
     if request.method != "POST":
         raise invalid(f"Invalid URL ({request.method} {request.url.path}): models/{{model}}:{action} needs POST.", 404)
-    await check_faults(request, "gemini", model)
-    return await handler(request, model)
+
+    async def work() -> Response:
+        await check_faults(request, "gemini", model)
+        return await handler(request, model)
+
+    return await supervise(request, "gemini", work)  # cancelled when the client leaves

@@ -15,6 +15,8 @@
 * anything under ``/hf/api-inference/``: 410 Gone, as the retired service answers.
 
 Errors are ``{"error": "..."}``. The router wants a token (``Authorization: Bearer hf_...``), as the real one does.
+Inputs and ``parameters`` are checked before any work (``check_parameters``: a 400 naming the parameter);
+embedding inputs are cut to the model's 512 tokens, as sentence-transformers models read no more.
 """
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ from starlette.routing import Route
 
 from .. import models as catalogue
 from . import faults, hf_tasks, openai_api
-from .common import LOCAL_MODEL, Reject, api_key, backend, check_faults, engine_error, local_headers, new_id, now, \
-    read_json, sse
+from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, api_key, backend, budget, check_faults, engine_error,
+                     kind_of, local_headers, new_id, note, now, read_json, refuse, sse, supervise)
+from .embeddings import embed_batched
 from .engine import EngineError, Generation
 
 HF = "huggingface"
@@ -108,29 +111,101 @@ async def _run(provider_call: Awaitable[Any]) -> Any:
         raise Reject(engine_error(HF, e)) from e
 
 
-def _texts(inputs: Any, task: str, allow_list: bool = True) -> list[str]:
-    """``inputs`` as a non-empty list of non-empty strings, or a clear 400."""
+def _texts(inputs: Any, task: str, allow_list: bool = True, name: str = "inputs", list_only: bool = False,
+           ) -> list[str]:
+    """``inputs`` as a non-empty list of non-empty strings, or a clear 400 naming the field (``name``)."""
+    if list_only and not isinstance(inputs, list):
+        raise _reject(400, f"For {task}, '{name}' must be a list of strings (got {kind_of(inputs)}).")
     items = inputs if isinstance(inputs, list) and allow_list else [inputs]
     if not items or not all(isinstance(t, str) for t in items):
         kind = "a string or a list of strings" if allow_list else "a string"
-        raise _reject(400, f"For {task}, 'inputs' must be {kind} (got {type(inputs).__name__}).")
+        bad = next((t for t in items if not isinstance(t, str)), inputs) if items else inputs
+        raise _reject(400, f"For {task}, '{name}' must be {kind} (got {kind_of(bad)}).")
     if any(not t.strip() for t in items):
-        raise _reject(400, f"For {task}, 'inputs' cannot be an empty string.")
+        raise _reject(400, f"For {task}, '{name}' cannot be an empty string.")
     return items
 
 
 def _int_param(params: dict, *names: str) -> int | None:
+    """The first of ``names`` present in ``params`` (checked already by ``check_parameters``)."""
     for name in names:
         value = params.get(name)
         if value is not None:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise _reject(400, f"Parameter {name!r} must be a whole number (got {value!r}).") from None
+            return int(value)
     return None
 
 
+# What each task reads from ``parameters``, checked before any work: (name, kind, low, high).
+_COMMON_GENERATION = [("max_new_tokens", "int", 1, None), ("max_length", "int", 1, None),
+                      ("temperature", "number", 0, None), ("top_p", "number", 0, 1), ("top_k", "int", 0, None),
+                      ("seed", "int", None, None), ("do_sample", "bool", None, None),
+                      ("repetition_penalty", "number", 0, None), ("stop", "strings", None, None),
+                      ("stop_sequences", "strings", None, None)]
+_PARAMETERS = {
+    "text-classification": [("top_k", "int", 1, None), ("function_to_apply", "string", None, None)],
+    "token-classification": [("aggregation_strategy", "string", None, None), ("stride", "int", 0, None),
+                             ("ignore_labels", "strings", None, None)],
+    "summarization": _COMMON_GENERATION + [("generate_parameters", "object", None, None),
+                                           ("clean_up_tokenization_spaces", "bool", None, None),
+                                           ("truncation", "string", None, None)],
+    "translation": _COMMON_GENERATION + [("src_lang", "string", None, None), ("tgt_lang", "string", None, None),
+                                         ("generate_parameters", "object", None, None)],
+    "text-generation": _COMMON_GENERATION + [("return_full_text", "bool", None, None), ("details", "bool", None, None),
+                                             ("decoder_input_details", "bool", None, None),
+                                             ("truncate", "int", 1, None), ("watermark", "bool", None, None)],
+    "feature-extraction": [("normalize", "bool", None, None), ("truncate", "bool", None, None),
+                           ("prompt_name", "string", None, None), ("truncation_direction", "string", None, None)],
+}
+_PARAMETERS["sentence-similarity"] = _PARAMETERS["feature-extraction"]
+
+
+def _task_work(task: str, inputs: Any, params: dict) -> int:
+    """A task's size for the work queue: about what the local model reads and writes for it (``common.budget``)."""
+    texts = inputs if isinstance(inputs, list) else [inputs]
+    chars = sum(len(t) for t in texts if isinstance(t, str))
+    if task in ("text-classification", "token-classification"):
+        return budget(2, n=len(texts), prompt_chars=chars + 1200 * len(texts))  # few-shot prompts, one-token labels
+    if task == "translation":
+        return budget(16 + 3 * chars // 5, prompt_chars=chars)
+    default = 120 if task == "summarization" else 100
+    value = params.get("max_new_tokens") or params.get("max_length")
+    return budget(value if isinstance(value, int) else default, prompt_chars=chars)
+
+
+def check_parameters(task: str, params: dict) -> None:
+    """Refuse a wrongly typed or out-of-range parameter of ``task`` with a 400 naming it."""
+    f = Fields(HF, params, "parameters")
+    spec = _PARAMETERS.get(task, [])
+    gen = params.get("generate_parameters")
+    targets = [(f, spec)] + ([(f.child("generate_parameters", gen), _COMMON_GENERATION)] if isinstance(gen, dict)
+                             else [])
+    for fields, names in targets:
+        for name, kind, lo, hi in names:
+            if kind == "int":
+                fields.integer(name, lo=lo, hi=hi if hi is not None else 2**31 - 1)
+            elif kind == "number":
+                fields.number(name, lo, hi)
+            elif kind == "bool":
+                fields.boolean(name)
+            elif kind == "string":
+                fields.string(name)
+            elif kind == "strings":
+                fields.strings(name, 16)
+            elif kind == "object":
+                fields.object(name)
+
+
+# sentence-transformers models read at most 512 tokens of an input (multilingual-e5-small's 512 positions; TEI, which
+# serves hf-inference's embedding models, cuts longer inputs with truncate=true): the local server cuts there too.
+EMBED_MAX_TOKENS = 512
+
+
 # ---------------------------------------------------------------------- the router
+
+async def routed(request: Request) -> Response:
+    """The router, run so that its work is cancelled when the client leaves (``common.supervise``)."""
+    return await supervise(request, HF, lambda: router(request))
+
 
 async def router(request: Request) -> Response:
     """Every ``POST /hf/router/...``: chat, completions, embeddings or an hf-inference task."""
@@ -174,12 +249,25 @@ async def chat(request: Request, rest: str) -> Response:
 async def completions(request: Request) -> Response:
     """OpenAI-style text completions (``text_generation`` through a named provider such as together)."""
     body = await read_json(request, HF, ("model", "prompt"))
-    model = str(body["model"])
+    model = body["model"] if isinstance(body["model"], str) else ""
     await check_faults(request, HF, model)
+    try:
+        f = Fields(HF, body)
+        f.string("model", required=True, nonempty=True)
+        f.integer("max_tokens", lo=1)
+        f.number("temperature", 0, 2)
+        f.number("top_p", 0, 1)
+        f.integer("seed", lo=-(2**63), hi=2**63 - 1)
+        f.strings("stop", 4)
+        f.boolean("echo")
+        f.boolean("stream")
+    except BadParam as e:
+        raise refuse(HF, e) from None
     prompt = body["prompt"][0] if isinstance(body["prompt"], list) and body["prompt"] else body["prompt"]
-    prompt = _texts(prompt, "completions", allow_list=False)[0]
+    prompt = _texts(prompt, "completions", allow_list=False, name="prompt")[0]
     if body.get("stream"):
         raise _reject(400, "The local server answers /v1/completions without streaming: leave out stream=True.")
+    await admit(request, HF, work=budget(body.get("max_tokens"), prompt_chars=len(prompt)))
     gen = await _run(hf_tasks.continue_text(backend(request).engine, prompt, **openai_api.options(body)))
     text = prompt + gen.text if body.get("echo") else gen.text
     return JSONResponse({"id": new_id("cmpl-"), "object": "text_completion", "created": now(), "model": LOCAL_MODEL,
@@ -217,6 +305,15 @@ async def hf_inference(request: Request, model_id: str, pipeline: str | None) ->
     if handler is None:
         raise _reject(400, f"The local server does not run the task {task!r} for {model_id}. "
                       f"It runs: {', '.join(TASKS)} (and chat at /v1/chat/completions).")
+    canonical = {"sentiment-analysis": "text-classification", "ner": "token-classification",
+                 "text2text-generation": "text-generation"}.get(task, task)
+    try:
+        check_parameters(canonical, params)
+        Fields(HF, body).boolean("stream")
+    except BadParam as e:
+        raise refuse(HF, e) from None
+    if canonical not in ("feature-extraction", "sentence-similarity"):  # those wait for the embedder instead
+        await admit(request, HF, work=_task_work(canonical, inputs, params))
     engine = backend(request).engine
     try:
         return await handler(request, engine, model_id, inputs, params, body)
@@ -281,9 +378,17 @@ async def _translation(request, engine, model_id, inputs, params, body) -> Respo
 
 
 async def _embed(request, texts: list[str]):
+    """Vectors for ``texts``, each cut to ``EMBED_MAX_TOKENS`` tokens first, in cancellable batches."""
     import anyio
 
-    return await anyio.to_thread.run_sync(backend(request).embedder.embed, texts, "query")
+    embedder = backend(request).embedder
+    cuts = await anyio.to_thread.run_sync(lambda: [embedder.truncate_tokens(t, EMBED_MAX_TOKENS) for t in texts])
+    for i, (_, n, was_cut) in enumerate(cuts):
+        if was_cut:
+            note(request, f"input {i} was cut to its first {EMBED_MAX_TOKENS} tokens (of about {n} counted), as the "
+                          "model reads no more")
+    await admit(request, HF, "embed", work=sum(min(c[1], EMBED_MAX_TOKENS) for c in cuts))
+    return await embed_batched(embedder, [c[0] for c in cuts], "query", [min(c[1], EMBED_MAX_TOKENS) for c in cuts])
 
 
 async def _feature_extraction(request, engine, model_id, inputs, params, body) -> Response:
@@ -298,8 +403,8 @@ async def _sentence_similarity(request, engine, model_id, inputs, params, body) 
     if not isinstance(inputs, dict) or "source_sentence" not in inputs or "sentences" not in inputs:
         raise _reject(400, "For sentence-similarity, 'inputs' must be {\"source_sentence\": \"...\", "
                       "\"sentences\": [\"...\", ...]}.")
-    source = _texts(inputs["source_sentence"], "sentence-similarity", allow_list=False)
-    others = _texts(inputs["sentences"], "sentence-similarity")
+    source = _texts(inputs["source_sentence"], "sentence-similarity", allow_list=False, name="inputs.source_sentence")
+    others = _texts(inputs["sentences"], "sentence-similarity", name="inputs.sentences", list_only=True)
     vecs = await _embed(request, source + others)
     scores = [float(vecs[0] @ v) for v in vecs[1:]]
     return JSONResponse(scores, headers=local_headers(model_id))
@@ -443,7 +548,7 @@ def routes() -> list[Route]:
     """The Hugging Face routes mounted by the gateway (all under ``/hf/``)."""
     every = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     return [Route("/hf/router/v1/models", list_models, methods=["GET"]),
-            Route("/hf/router/{rest:path}", router, methods=["POST"]),
+            Route("/hf/router/{rest:path}", routed, methods=["POST"]),
             Route("/hf/hub/api/models/{rest:path}", hub_model, methods=["GET"]),
             Route("/hf/hub/api/tasks", hub_tasks, methods=["GET"]),
             Route("/hf/hub/api/whoami-v2", hub_whoami, methods=["GET"]),

@@ -1,5 +1,10 @@
 """The request inspector: the last requests exactly as the SDKs sent them, secrets masked.
 
+Every key-bearing header, query parameter, path piece, body field and key-shaped text is masked by
+``helpers.masking.redact`` (the course's one masking function) before it is kept in memory or written.
+Only the server's owner can read it: ``/_course/requests`` needs the state token, and ``requests.jsonl``
+is created with mode 0600 in a 0700 folder.
+
 From a notebook: ``helpers.server.last_requests()``. On disk: ``requests.jsonl`` in the
 server's state folder, one JSON object a line; beyond 5 MB it is renamed ``requests.jsonl.1`` (replacing
 the previous one) and a new file begins.
@@ -8,42 +13,29 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-SECRET_HEADERS = {"authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "proxy-authorization"}
+from ..masking import redact
+
 MAX_BODY_CHARS = 20_000
 MAX_LOG_BYTES = 5 * 1024 * 1024
-
-
-def mask_secret(value: str) -> str:
-    """Mask a header or query value that may hold a key: keep the scheme word and the last 4 characters."""
-    scheme, _, token = value.partition(" ") if value.lower().startswith(("bearer ", "basic ")) else ("", "", value)
-    tail = token[-4:] if len(token) >= 12 else ""
-    masked = f"...{tail}" if tail else "****"
-    return f"{scheme} {masked}" if scheme else masked
-
-
-def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers with every secret-bearing value masked."""
-    return {k: (mask_secret(v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
-
-
-def mask_query(query: str) -> str:
-    """A query string with ``key=...`` masked."""
-    return re.sub(r"(^|&)(key|api_key|token)=([^&]*)", lambda m: f"{m.group(1)}{m.group(2)}={mask_secret(m.group(3))}", query)
 
 
 def _jsonish(raw: bytes) -> Any:
     text = raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace")
     try:
         return json.loads(raw) if len(raw) <= MAX_BODY_CHARS else text + " ...(truncated)"
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep for Python
         return text
+
+
+def _open_private(path: Path):
+    """``path`` opened for appending, created readable and writable by its owner only (0600)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8")
 
 
 class Inspector:
@@ -62,8 +54,8 @@ class Inspector:
         with self.lock:
             self.counter += 1
             item = {"n": self.counter, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "provider": provider,
-                    "method": method, "path": path, "query": mask_query(query), "port": port,
-                    "headers": mask_headers(headers), "body": _jsonish(body) if body else None,
+                    "method": method, "path": redact(path), "query": redact(query), "port": port,
+                    "headers": redact(headers), "body": redact(_jsonish(body)) if body else None,
                     "status": None, "streamed": False, "response": None, "duration_ms": None}
             self.items.append(item)
             return item
@@ -72,11 +64,11 @@ class Inspector:
         """Complete a request noted by ``begin`` with its response, and append it to the log file."""
         with self.lock:
             item.update(status=status, streamed=streamed, duration_ms=round(duration_ms, 1),
-                        response=_jsonish(response_body) if not streamed else
-                        response_body[:MAX_BODY_CHARS].decode("utf-8", errors="replace"))
+                        response=redact(_jsonish(response_body) if not streamed else
+                                        response_body[:MAX_BODY_CHARS].decode("utf-8", errors="replace")))
             if self.log_file is not None:
                 try:
-                    with self.log_file.open("a", encoding="utf-8") as f:
+                    with _open_private(self.log_file) as f:
                         f.write(json.dumps(item, ensure_ascii=False) + "\n")
                         size = f.tell()
                     if size > self.max_log_bytes:  # keep one older file: at most about twice the limit on disk
@@ -86,7 +78,7 @@ class Inspector:
 
     def last(self, n: int = 10) -> list[dict]:
         with self.lock:
-            return list(self.items)[-n:]
+            return list(self.items)[-n:] if n > 0 else []
 
     def clear(self) -> None:
         with self.lock:

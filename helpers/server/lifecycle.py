@@ -19,6 +19,10 @@ Guarantees:
   is stopped by ``start()`` and ``stop()`` and listed by ``untracked_servers()`` (and by
   ``python -m helpers server status``). Nothing that is not provably ours is ever signalled.
 * ``stop()`` leaves no state file behind.
+* **Private.** The state folder is made 0700 and its files (``server.json``, ``requests.jsonl``,
+  the logs, the lock) 0600, owned by you. Every ``/_course/*`` call sends the state token
+  (``x-course-token`` and ``Authorization: Bearer``); the server refuses those routes without it.
+  LM Studio's port is trusted only when the server there proves to be ours (``lmstudio_port_is_ours``).
 """
 from __future__ import annotations
 
@@ -187,6 +191,7 @@ def prepare_state_dir() -> Path:
     problem = _problem_with(configured)
     if problem is None:
         _fallbacks.pop(key, None)
+        make_private(configured)
         return configured
     fallback = _fallback_path(configured)
     try:
@@ -235,6 +240,32 @@ def _private_file(path: Path) -> Path:
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     return path
+
+
+# The files a state folder holds; each is made 0600 (an older version may have left them readable by all).
+STATE_FILES = (STATE_FILE, LOCK_FILE, "requests.jsonl", "requests.jsonl.1", "server.log", "server.log.1",
+               "engine.log", "engine.log.1")
+
+
+def make_private(folder: Path) -> None:
+    """Make ``folder`` 0700 and the server's files in it 0600, when they are this user's (never follows links)."""
+    if not hasattr(os, "getuid"):
+        return  # Windows: the folder is under the user's profile
+    import stat as stat_mod
+
+    uid = os.getuid()
+    try:
+        st = os.lstat(folder)
+        if stat_mod.S_ISDIR(st.st_mode) and st.st_uid == uid and st.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    except OSError:
+        return
+    for name in STATE_FILES:
+        path = folder / name
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat_mod.S_ISREG(st.st_mode) and st.st_uid == uid and st.st_mode & 0o077:
+                os.chmod(path, 0o600)
 
 
 def _try_lock(handle) -> bool:
@@ -297,19 +328,61 @@ def _read_state() -> dict | None:
     return _load_state()[0]
 
 
+def course_headers(token: str | None = None) -> dict[str, str]:
+    """The headers a ``/_course/*`` call needs: the state token (this state folder's server when not given)."""
+    token = _token() if token is None else token
+    return {TOKEN_HEADER: token, "authorization": f"Bearer {token}"} if token else {}
+
+
 def _get(url: str, timeout: float = 2.0, token: str | None = None) -> dict | list | None:
-    headers = {TOKEN_HEADER: token, "authorization": f"Bearer {token}"} if token else {}
+    headers = course_headers(token) if token else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
             return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        e.close()
+        return None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
 
+def probe(port: int, token: str | None, timeout: float = 2.0) -> dict | None:
+    """What answers ``/_course/health`` on ``port`` with ``token``.
+
+    A course server's health answer (a dict with "service") when the token is its own; ``{"service": SERVICE,
+    "refused": True}`` when a course server is there but refuses the token (another user's, or another state
+    folder's); None when no course server answers.
+    """
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_course/health", headers=course_headers(token or ""))
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            h = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        ours = e.headers.get("x-course-service") == SERVICE if e.headers is not None else False
+        e.close()
+        return {"service": SERVICE, "refused": True} if ours else None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return h if isinstance(h, dict) and h.get("service") == SERVICE else None
+
+
 def _answer(state: dict) -> dict | None:
     """What a course server on the state file's port says about itself (None: no course server there)."""
-    h = _get(f"http://127.0.0.1:{state['port']}/_course/health", token=state.get("token"))
-    return h if isinstance(h, dict) and h.get("service") == SERVICE else None
+    return probe(state["port"], state.get("token"))
+
+
+def lmstudio_port_is_ours(port: int, timeout: float = 1.0) -> bool:
+    """True only when the server on ``port`` is this state folder's course server (it knows our token).
+
+    Another user's course server, or one of another state folder, is never trusted: its inspector would
+    see this notebook's LM Studio calls.
+    """
+    state = _read_state()
+    if not state or not port:
+        return False
+    h = probe(port, state.get("token"), timeout)
+    return h is not None and not h.get("refused") and h.get("token") == state.get("token") \
+        and h.get("pid") == state.get("pid")
 
 
 def _matches(h: dict | None, state: dict) -> bool:
@@ -427,15 +500,7 @@ def untracked_servers() -> list[int]:
     folder = state_dir()
     state = _read_state()
     tracked = state["pid"] if state and _health(state) else None
-    extra = []
-    ports = {state["port"] if state else 0}
-    for setting in (server_port_setting, lmstudio_port_setting):
-        with contextlib.suppress(ServerError):  # a bad setting is reported by start(), not here
-            ports.add(setting())
-    for port in ports - {0}:
-        h = _get(f"http://127.0.0.1:{port}/_course/health", timeout=1.0)  # an orphan tells its pid, if it answers
-        if isinstance(h, dict) and h.get("service") == SERVICE and _is_int(h.get("pid")):
-            extra.append(h["pid"])
+    extra = []  # found by their command lines (which name this folder), never by asking them: they want a token
     if state:
         extra.append(state["pid"])
     return [p for p in _server_pids(folder, tuple(extra)) if p != tracked]
@@ -552,8 +617,10 @@ def _why_failed(folder: Path) -> str:
 
 def _tail(path: Path) -> str:
     try:
+        from ..masking import redact
+
         lines = path.read_text(errors="replace").strip().splitlines()
-        return " | ".join(lines[-3:])[-500:] or "(nothing: the log is empty)"
+        return redact(" | ".join(lines[-3:]))[-500:] or "(nothing: the log is empty)"
     except OSError:
         return "(no log)"
 
@@ -563,7 +630,12 @@ def _rotate(path: Path, max_bytes: int) -> None:
     try:
         if path.stat().st_size <= max_bytes:
             return
-        shutil.copyfile(path, path.with_name(path.name + ".1"))
+        older = path.with_name(path.name + ".1")
+        with contextlib.suppress(FileNotFoundError):
+            older.unlink()
+        private = os.open(older, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(path, "rb") as src, os.fdopen(private, "wb") as dst:
+            shutil.copyfileobj(src, dst)
         os.truncate(path, 0)
     except OSError:
         pass
@@ -613,14 +685,12 @@ def last_requests(n: int = 5) -> list[dict]:
     st = status()
     if not st["running"]:
         return []
-    return _get(f"{st['url']}/_course/requests?n={int(n)}", token=_token()) or []
+    return _get(f"{st['url']}/_course/requests?n={max(0, int(n))}", token=_token()) or []
 
 
 def clear_requests() -> None:
     """Forget the recorded requests (so the next ``last_requests()`` shows only new ones)."""
     st = status()
     if st["running"]:
-        token = _token()
-        headers = {TOKEN_HEADER: token, "authorization": f"Bearer {token}"} if token else {}
-        req = urllib.request.Request(f"{st['url']}/_course/requests", method="DELETE", headers=headers)
+        req = urllib.request.Request(f"{st['url']}/_course/requests", method="DELETE", headers=course_headers())
         urllib.request.urlopen(req, timeout=2).close()

@@ -8,6 +8,11 @@ before reusing it, and removes it when it stops (SIGTERM included).
 It also supervises itself: the model engine is probed every few seconds and restarted, with back-off
 but never giving up, when it crashes or hangs; slow or idle connections are closed after a timeout;
 ``server.log`` and ``engine.log`` are rotated at a bounded size.
+
+Privacy: the state folder is 0700 and every file in it 0600 (umask 077, and older files tightened at
+start); the model engine's own port (llama.cpp, on 127.0.0.1) refuses any request without a random
+key that only this process and the engine know (passed in the engine's environment, never on a
+command line); everything this process prints to ``server.log`` passes through ``helpers.masking.redact``.
 """
 from __future__ import annotations
 
@@ -23,11 +28,16 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..masking import redact
+from . import engine as engine_module
 from .engine import LlamaEngine
+from .engine_child import ENGINE_KEY_ENV
 from .gateway import Backend, build_app
+from .lifecycle import make_private
 
 STATE_FILE = "server.json"
 SERVER_LOG_MAX = 2 * 1024 * 1024  # bytes; the older half is kept as server.log.1
@@ -174,7 +184,12 @@ def rotate(path: Path, max_bytes: int) -> bool:
             return False
         import shutil
 
-        shutil.copyfile(path, path.with_name(path.name + ".1"))
+        older = path.with_name(path.name + ".1")
+        with contextlib.suppress(FileNotFoundError):
+            older.unlink()
+        with open(path, "rb") as src, os.fdopen(os.open(older, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                                                "wb") as dst:
+            shutil.copyfileobj(src, dst)
         os.truncate(path, 0)
         return True
     except OSError:
@@ -288,6 +303,51 @@ class ServerBackend(Backend):
                 await old_client.aclose()
 
 
+class RedactingStream:
+    """A text stream (this process's stdout or stderr, that is ``server.log``) that masks keys in every write."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class _EngineHttpx:
+    """``httpx`` as ``engine.py`` sees it in this process: every request to the engine carries its key.
+
+    The engine (llama.cpp) is started with ``api_keys`` = this key, so its port, although on 127.0.0.1
+    where any local user could connect, answers nothing but ``/health`` to anyone else.
+    """
+
+    def __init__(self, key: str):
+        auth = {"authorization": f"Bearer {key}"}
+
+        class AsyncClient(httpx.AsyncClient):
+            def __init__(self, *args, headers=None, **kwargs):
+                super().__init__(*args, headers={**auth, **dict(headers or {})}, **kwargs)
+
+        def get(url, *args, headers=None, **kwargs):
+            return httpx.get(url, *args, headers={**auth, **dict(headers or {})}, **kwargs)
+
+        self.AsyncClient, self.get = AsyncClient, get
+
+    def __getattr__(self, name):
+        return getattr(httpx, name)
+
+
+def protect_engine_port() -> str:
+    """Give the engine a random key (in the environment its process inherits) and make the gateway send it."""
+    key = secrets.token_urlsafe(32)
+    os.environ[ENGINE_KEY_ENV] = key
+    engine_module.httpx = _EngineHttpx(key)  # type: ignore[assignment]
+    return key
+
+
 def bind(port: int) -> socket.socket | None:
     """A listening socket on 127.0.0.1:port, or None if the port is taken."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -309,7 +369,8 @@ def bind(port: int) -> socket.socket | None:
 def _write_state(state_dir: Path, state: dict) -> None:
     tmp = state_dir / (STATE_FILE + f".{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(state))
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(json.dumps(state))
         os.replace(tmp, state_dir / STATE_FILE)
     except OSError:
         with contextlib.suppress(OSError):
@@ -337,11 +398,14 @@ def main(argv: list[str] | None = None) -> None:
         os.umask(0o077)  # the state folder's files (logs, prompts) are for their owner only
     if sys.platform != "win32":
         signal.signal(signal.SIGTERM, _on_sigterm)  # uvicorn re-raises SIGTERM after shutting down: see _Terminated
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # before uvicorn's logging
     try:
         args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
         print(f"SERVER ERROR: cannot create the state folder {args.state_dir}: {e.strerror or e}", flush=True)
         sys.exit(4)
+    make_private(args.state_dir)
+    protect_engine_port()
 
     main_sock = (bind(args.port) if args.port else None) or bind(0)
     if main_sock is None:

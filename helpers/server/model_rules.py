@@ -139,6 +139,7 @@ def openai_plan(provider: str, model: str, body: dict, *, api: str = "chat") -> 
     if m is None:
         return Plan(None, notes=[GENERIC_NOTE])
     plan = Plan(m)
+    _check_output_limit(provider, m, body, api)
     if api == "chat" and "max_tokens" in body and m.max_tokens_field == "rejected":
         raise RuleError("Unsupported parameter: 'max_tokens' is not supported with this model. "
                         "Use 'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
@@ -183,6 +184,30 @@ def openai_plan(provider: str, model: str, body: dict, *, api: str = "chat") -> 
         plan.notes.append(f"{m.id}: reasoning {plan.level} (the local model thinks for up to "
                           f"{plan.thinking_tokens} tokens first)")
     return plan
+
+
+def _check_output_limit(provider: str, m: catalogue.Model, body: dict, api: str) -> None:
+    """A token limit above the model's largest output (the catalogue's ``max_output_tokens``) gets the 400 the
+    provider sends, before the local model starts."""
+    if not m.max_output_tokens:
+        return
+    names = ("max_output_tokens",) if api == "responses" else ("max_completion_tokens", "max_tokens")
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > m.max_output_tokens:
+            if provider == "groq":
+                raise RuleError(f"`{name}` must be less than or equal to `{m.max_output_tokens}`, the maximum value "
+                                f"for `{name}` is less than the `context_window` for this model", name)
+            raise RuleError(f"{name} is too large: {value}. This model supports at most {m.max_output_tokens} "
+                            f"completion tokens, whereas you provided {value}.", name, "invalid_value")
+
+
+def check_gemini_output_limit(m: catalogue.Model | None, limit: Any) -> None:
+    """Gemini's 400 for a ``maxOutputTokens`` beyond the model's range."""
+    if m is not None and m.max_output_tokens and isinstance(limit, int) and limit > m.max_output_tokens:
+        raise RuleError(f"Unable to submit request because it has a maxOutputTokens value of {limit} but the supported "
+                        f"range is from 1 (inclusive) to {m.max_output_tokens + 1} (exclusive). Update the value and "
+                        "try again.")
 
 
 def _check_effort(provider: str, m: catalogue.Model, requested: Any, api: str) -> None:
@@ -239,6 +264,7 @@ def gemini_plan(model: str, config: dict, contents: list[dict]) -> Plan:
     """Check a generateContent request against the requested Gemini model (raises ``RuleError``)."""
     m = lookup("gemini", model)
     check_function_turns(contents, bool(m and m.thought_signatures))
+    check_gemini_output_limit(m, _get(config, "maxOutputTokens"))
     if m is None:
         return Plan(None, notes=[GENERIC_NOTE])
     plan = Plan(m)

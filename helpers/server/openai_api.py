@@ -2,11 +2,16 @@
 
 Endpoints: ``chat/completions`` (plain, streaming, tools, JSON mode, JSON schema), ``responses``
 (plain, streaming, function tools, JSON schema), ``models``, ``embeddings`` (float and base64).
+
+Every field the server reads is checked first (``check_chat``, ``check_responses``, ``check_embeddings``): a
+wrong type or value is OpenAI's 400 with ``param`` naming it, before any work and before a stream starts.
+Embeddings are capped as OpenAI caps them (8,192 tokens an input, 2,048 inputs, 300,000 tokens a request).
 """
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -18,9 +23,9 @@ from starlette.routing import Route
 
 from .. import models as catalogue
 from . import model_rules, thinking, toolcall
-from .common import (LOCAL_MODEL, Reject, backend, check_faults, engine_error, local_headers, new_id, now,
-                     read_json, sse)
-from .embeddings import truncate
+from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
+                     new_id, now, note, primed, read_json, refuse, sse, supervise)
+from .embeddings import MAX_CHARS_PER_TOKEN, embed_batched, truncate
 from .engine import EngineError, Generation
 
 IMAGE_NOTE = "[An image was attached here. The local model reads text only, so it cannot see it.]"
@@ -156,6 +161,223 @@ def apply_plan(opts: dict, plan: model_rules.Plan) -> dict:
     return opts
 
 
+# ---------------------------------------------------------------------- request checks
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+TOOL_CHOICES = ("none", "auto", "required")
+FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
+MAX_STOP = 4  # OpenAI and Groq take at most 4 stop sequences
+
+
+def schema_param(f: Fields, key: str, schema: Any) -> None:
+    """A JSON schema inside a request (tool parameters, response_format): refused with its path when unusable."""
+    try:
+        toolcall.check_schema(schema)
+    except toolcall.SchemaError as e:
+        path = f.name(key)
+        raise BadParam(f"Invalid schema for '{path}': {e.what} (at {e.where}).", path, "invalid_schema") from None
+
+
+def check_content(f: Fields, key: str, required: bool = False) -> None:
+    """A message content: a string, null, or an array of parts that are objects with a ``type``."""
+    value = f.raw(key)
+    if value is None:
+        if required:
+            raise f.missing(key)
+        return
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        raise f.wrong_type(key, "a string or an array of content parts", value)
+    parts = f.child(key, {})
+    for i, part in enumerate(value):
+        if not isinstance(part, dict):
+            raise parts.wrong_type(i, "an object", part)
+        p = parts.child(i, part)
+        kind = p.string("type", required=True)
+        if kind in ("text", "input_text", "output_text"):
+            p.string("text", required=True)
+        elif kind == "image_url" and not isinstance(part.get("image_url"), (dict, str)):
+            raise p.missing("image_url")
+
+
+def check_sampling(f: Fields, provider: str, token_fields: tuple[str, ...]) -> None:
+    """The fields chat completions and Responses share: token limits, sampling, stop, seed, stream."""
+    for name in token_fields:
+        f.integer(name, lo=1)
+    f.number("temperature", 0, 2)
+    f.number("top_p", 0, 1)
+    f.number("presence_penalty", -2, 2)
+    f.number("frequency_penalty", -2, 2)
+    f.integer("seed", lo=-(2**63), hi=2**63 - 1)
+    f.integer("top_logprobs", 0, 20)
+    f.boolean("stream")
+    f.boolean("parallel_tool_calls")
+    f.boolean("store")
+    f.string("user")
+    f.string("service_tier")
+    f.object("metadata")
+
+
+def check_tool_choice(f: Fields, names: list[str]) -> None:
+    value = f.raw("tool_choice")
+    if value is None:
+        return
+    if isinstance(value, str):
+        f.string("tool_choice", TOOL_CHOICES)
+        return
+    choice = f.object("tool_choice")
+    assert choice is not None
+    kind = choice.string("type")
+    if kind == "function" or "function" in choice.obj or "name" in choice.obj:
+        fn = choice.object("function") if "function" in choice.obj else choice
+        name = fn.string("name", required=True)
+        if name not in names:
+            raise BadParam(f"Invalid value for '{fn.name('name')}': no function named in 'tools' has this name."
+                           if names else "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+                                         "are specified.", fn.name("name") if names else "tool_choice")
+    elif kind is None:
+        raise choice.missing("type")
+
+
+def check_chat(body: dict, provider: str) -> None:
+    """Every field of a chat-completions request the local server reads, checked before any work."""
+    f = Fields(provider, body)
+    f.string("model", required=True, nonempty=True)
+    messages = f.array("messages", required=True, min_len=1)
+    listing = f.child("messages", {})
+    for i, m in enumerate(messages or []):
+        if not isinstance(m, dict):
+            raise listing.wrong_type(i, "an object", m)
+        mf = listing.child(i, m)
+        role = mf.string("role", ROLES, required=True)
+        check_content(mf, "content", required=role in ("user", "system", "developer", "tool"))
+        mf.string("name")
+        if role == "tool":
+            mf.string("tool_call_id")
+        calls = mf.array("tool_calls") if role == "assistant" else None
+        cf = mf.child("tool_calls", {})
+        for j, call in enumerate(calls or []):
+            if not isinstance(call, dict):
+                raise cf.wrong_type(j, "an object", call)
+            one = cf.child(j, call)
+            one.string("id")
+            fn = one.object("function", required=True)
+            assert fn is not None
+            fn.string("name", required=True)
+            fn.string("arguments")
+    check_sampling(f, provider, ("max_tokens", "max_completion_tokens"))
+    f.integer("n", 1, 128)
+    f.boolean("logprobs")
+    f.strings("stop", MAX_STOP)
+    f.string("reasoning_effort")
+    opts = f.object("stream_options")
+    if opts is not None:
+        opts.boolean("include_usage")
+    fmt = f.object("response_format")
+    if fmt is not None:
+        kinds = ("text", "json_object", "json_schema") + (("json", "regex") if provider == "huggingface" else ())
+        kind = fmt.string("type", kinds, required=True)  # (TGI's "json" with a schema is converted by hf_api)
+        if kind == "json_schema":
+            spec = fmt.object("json_schema", required=True)
+            assert spec is not None
+            spec.string("name", required=True)
+            spec.boolean("strict")
+            if spec.present("schema"):
+                schema_param(spec, "schema", spec.raw("schema"))
+    names = check_tools(f, nested=True)
+    check_tool_choice(f, names)
+
+
+def check_tools(f: Fields, nested: bool) -> list[str]:
+    """``tools`` (chat: ``{type, function: {name, parameters}}``; Responses: ``{type, name, parameters}``)."""
+    tools = f.array("tools")
+    listing = f.child("tools", {})
+    names = []
+    for i, tool in enumerate(tools or []):
+        if not isinstance(tool, dict):
+            raise listing.wrong_type(i, "an object", tool)
+        tf = listing.child(i, tool)
+        kind = tf.string("type", required=not nested or "function" not in tool)
+        if kind not in (None, "function"):
+            continue  # built-in tools (web search, code interpreter...): not run locally, ignored
+        fn = tf.object("function", required=True) if nested else tf
+        assert fn is not None
+        name = fn.string("name", required=True)
+        if not FUNCTION_NAME.fullmatch(name or ""):
+            raise BadParam(f"Invalid '{fn.name('name')}': a function name is 1 to 64 letters, digits, '_', '-' or "
+                           "'.'.", fn.name("name"), "invalid_value")
+        fn.string("description")
+        fn.boolean("strict")
+        if fn.present("parameters"):
+            if not isinstance(fn.raw("parameters"), dict):
+                raise fn.wrong_type("parameters", "an object", fn.raw("parameters"))
+            schema_param(fn, "parameters", fn.raw("parameters"))
+        names.append(name)
+    return names
+
+
+def check_responses(body: dict, provider: str) -> None:
+    """Every field of a Responses request the local server reads, checked before any work."""
+    f = Fields(provider, body)
+    f.string("model", required=True, nonempty=True)
+    inp = f.raw("input")
+    if inp is None:
+        raise f.missing("input")
+    if not isinstance(inp, (str, list)):
+        raise f.wrong_type("input", "a string or an array of input items", inp)
+    listing = f.child("input", {})
+    for i, item in enumerate(inp if isinstance(inp, list) else []):
+        if not isinstance(item, dict):
+            raise listing.wrong_type(i, "an object", item)
+        it = listing.child(i, item)
+        kind = it.string("type") or "message"
+        if kind == "message":
+            it.string("role", ("user", "assistant", "system", "developer"), required=True)
+            check_content(it, "content", required=True)
+        elif kind == "function_call":
+            it.string("call_id", required=True)
+            it.string("name", required=True)
+            it.string("arguments", required=True)
+        elif kind == "function_call_output":
+            it.string("call_id", required=True)
+            check_content(it, "output", required=True)
+    f.string("instructions")
+    f.string("previous_response_id")
+    check_sampling(f, provider, ("max_output_tokens",))
+    f.string("truncation", ("auto", "disabled"))
+    include = f.array("include")
+    for i, x in enumerate(include or []):
+        if not isinstance(x, str):
+            raise f.child("include", {}).wrong_type(i, "a string", x)
+    reasoning = f.object("reasoning")
+    if reasoning is not None:
+        reasoning.string("effort")
+        reasoning.string("summary")
+    text = f.object("text")
+    if text is not None:
+        text.string("verbosity")
+        fmt = text.object("format")
+        if fmt is not None:
+            kind = fmt.string("type", ("text", "json_object", "json_schema"), required=True)
+            if kind == "json_schema":
+                fmt.string("name", required=True)
+                fmt.boolean("strict")
+                if not isinstance(fmt.raw("schema"), dict):
+                    raise fmt.missing("schema") if fmt.raw("schema") is None else \
+                        fmt.wrong_type("schema", "an object", fmt.raw("schema"))
+                schema_param(fmt, "schema", fmt.raw("schema"))
+    names = check_tools(f, nested=False)
+    check_tool_choice(f, names)
+
+
+def checked(provider: str, check, body: dict) -> None:
+    try:
+        check(body, provider)
+    except BadParam as e:
+        raise refuse(provider, e) from None
+
+
 # ---------------------------------------------------------------------- chat completions
 
 def provider_of(request: Request) -> str:
@@ -172,15 +394,17 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     """``POST .../chat/completions``; ``provider`` overrides the error shape (Hugging Face's router reuses this)."""
     provider = provider or provider_of(request)
     body = await read_json(request, provider, ("model", "messages"))
-    model = str(body["model"])
+    model = body["model"] if isinstance(body["model"], str) else ""
     await check_faults(request, provider, model)
-    if not isinstance(body["messages"], list) or not body["messages"]:
-        raise Reject(engine_error(provider, EngineError(400, "'messages' must be a non-empty list of messages.")))
+    checked(provider, check_chat, body)
     plan = planned(request, provider, model, body, "chat")
     try:
         messages = to_engine_messages(body["messages"])
     except ValueError as e:
         raise Reject(engine_error(provider, EngineError(400, f"Invalid 'messages': {e}.")))
+    await admit(request, provider, work=budget(body.get("max_completion_tokens") or body.get("max_tokens"),
+                                               n=min(body.get("n") or 1, 4), thinking=plan.thinking_tokens,
+                                               prompt_chars=sum(len(m["content"]) for m in messages)))
     engine = backend(request).engine
     tools = function_tools(body.get("tools"))
     mode, forced = forced_tool(body.get("tool_choice"))
@@ -226,11 +450,11 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
                                                    "finish_reason": "tool_calls"}],
                                          usage=usage(gen, provider, time.perf_counter() - t0, thought)), headers=headers)
         if body.get("stream"):
-            stream = engine.stream(messages, json_schema=schema, **opts)
+            stream = await primed(engine.stream(messages, json_schema=schema, **opts))  # errors before the 200
             return StreamingResponse(_stream_text(envelope, stream, body, provider, t0, thought, reasoning),
                                      media_type="text/event-stream", headers=headers)
-        n = max(1, min(int(body.get("n") or 1), 4))
-        top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
+        n = min(body.get("n") or 1, 4)
+        top = (body.get("top_logprobs") or 0) if body.get("logprobs") else None
         gens = [await engine.generate(messages, json_schema=schema, top_logprobs=top, **opts) for _ in range(n)]
     except EngineError as e:
         return engine_error(provider, e)
@@ -377,14 +601,19 @@ def _remember(rid: str, msgs: list[dict], output: list[dict]) -> None:
 async def responses(request: Request) -> Response:
     provider = provider_of(request)
     body = await read_json(request, provider, ("model", "input"))
-    model = str(body["model"])
+    model = body["model"] if isinstance(body["model"], str) else ""
     await check_faults(request, provider, model)
+    checked(provider, check_responses, body)
     plan = planned(request, provider, model, body, "responses")
     try:
         chat_msgs = responses_input(body)
         messages = to_engine_messages(chat_msgs)
     except ValueError as e:
-        raise Reject(engine_error(provider, EngineError(400, f"Invalid 'input': {e}")))
+        err = BadParam(str(e), "previous_response_id", "previous_response_not_found") \
+            if "revious response" in str(e) else BadParam(f"Invalid 'input': {e}", "input", "invalid_value")
+        raise refuse(provider, err) from None
+    await admit(request, provider, work=budget(body.get("max_output_tokens"), thinking=plan.thinking_tokens,
+                                               prompt_chars=sum(len(m["content"]) for m in messages)))
     engine = backend(request).engine
     fmt = (body.get("text") or {}).get("format") or {}
     schema = schema_from_response_format(fmt if fmt.get("type") != "json_schema" else {"type": "json_schema", "json_schema": fmt})
@@ -411,7 +640,7 @@ async def responses(request: Request) -> Response:
                 return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
             return JSONResponse(obj, headers=headers)
         if body.get("stream"):
-            stream = engine.stream(messages, json_schema=schema, **opts)
+            stream = await primed(engine.stream(messages, json_schema=schema, **opts))  # errors before the 200
             return StreamingResponse(_stream_response(rid, mid, body, chat_msgs, stream, thought),
                                      media_type="text/event-stream", headers=headers)
         gen = await engine.generate(messages, json_schema=schema, **opts)
@@ -525,18 +754,56 @@ async def get_model(request: Request) -> Response:
     return JSONResponse(_model_obj(mid, provider), headers=local_headers(mid))
 
 
+# OpenAI's limits for embeddings (developers.openai.com API reference, "Create embeddings", input: "The input must
+# not exceed the max input tokens for the model (8192 tokens for all embedding models), cannot be an empty string,
+# and any array must be 2048 dimensions or less ... all embedding models enforce a maximum of 300,000 tokens summed
+# across all inputs in a single request"; read with the search tool, 2026-11). Tokens are counted with the local
+# embedding model's tokenizer, which differs a little from OpenAI's cl100k.
+EMBED_MAX_INPUTS = 2048
+EMBED_MAX_TOKENS = 8192
+EMBED_MAX_TOTAL_TOKENS = 300_000
+
+
+def check_embeddings(body: dict, provider: str) -> list[str]:
+    """The texts of an embeddings request, refused before any tokenizing when malformed or far too long."""
+    f = Fields(provider, body)
+    f.string("model", required=True, nonempty=True)
+    f.string("encoding_format", ("float", "base64"))
+    f.string("user")
+    inp = body.get("input")
+    if isinstance(inp, str):
+        texts = [inp]
+    elif isinstance(inp, list) and inp and all(isinstance(t, str) for t in inp):
+        texts = inp
+    elif isinstance(inp, list) and inp and all(isinstance(t, int) and not isinstance(t, bool) for t in inp):
+        raise BadParam("Invalid 'input': token arrays (lists of integers) are not read by the local server, whose "
+                       "embedding model has another tokenizer: send the text.", "input", "invalid_value")
+    elif isinstance(inp, list) and not inp:
+        raise f.too_few("input", 0, 1)
+    else:
+        raise f.wrong_type("input", "a string or an array of strings", inp)
+    if len(texts) > EMBED_MAX_INPUTS:
+        raise f.too_many("input", len(texts), EMBED_MAX_INPUTS)
+    for i, t in enumerate(texts):
+        where = "input" if isinstance(inp, str) else f"input[{i}]"
+        if not t:
+            raise BadParam(f"Invalid '{where}': an input cannot be an empty string.", "input", "invalid_value")
+        if len(t) > EMBED_MAX_TOKENS * MAX_CHARS_PER_TOKEN:  # sure to be over the limit: refused unread
+            raise BadParam(f"Invalid '{where}': maximum input length is {EMBED_MAX_TOKENS} tokens ({len(t)} "
+                           "characters is far more).", "input", "invalid_value")
+    return texts
+
+
 async def embeddings(request: Request, provider: str | None = None) -> Response:
     """``POST .../embeddings``; ``provider`` overrides the error shape (Hugging Face's router reuses this)."""
     provider = provider or provider_of(request)
     body = await read_json(request, provider, ("model", "input"))
-    model = str(body["model"])
+    model = body["model"] if isinstance(body["model"], str) else ""
     await check_faults(request, provider, model)
-    inp = body["input"]
-    texts = [inp] if isinstance(inp, str) else list(inp) if isinstance(inp, list) else None
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise Reject(engine_error(provider, EngineError(400, "'input' must be a non-empty string or list of strings.")))
-    if any(t == "" for t in texts):
-        raise Reject(engine_error(provider, EngineError(400, "'input' cannot contain an empty string.")))
+    try:
+        texts = check_embeddings(body, provider)
+    except BadParam as e:
+        raise refuse(provider, e) from None
     try:
         model_rules.check_dimensions(provider, model, body.get("dimensions"))
     except model_rules.RuleError as e:
@@ -544,20 +811,37 @@ async def embeddings(request: Request, provider: str | None = None) -> Response:
     b = backend(request)
     import anyio
 
-    vecs = await anyio.to_thread.run_sync(b.embedder.embed, texts)
+    counts = await anyio.to_thread.run_sync(b.embedder.count_many, texts)
+    for i, n in enumerate(counts):
+        if n > EMBED_MAX_TOKENS:
+            where = "input" if isinstance(body["input"], str) else f"input[{i}]"
+            raise refuse(provider, BadParam(f"Invalid '{where}': maximum input length is {EMBED_MAX_TOKENS} tokens "
+                                            f"(this one is {n}).", "input", "invalid_value"))
+    if sum(counts) > EMBED_MAX_TOTAL_TOKENS:
+        raise refuse(provider, BadParam(f"Invalid 'input': the inputs hold {sum(counts)} tokens; a request may hold "
+                                        f"at most {EMBED_MAX_TOTAL_TOKENS} tokens summed across all inputs.", "input",
+                                        "invalid_value"))
+    await admit(request, provider, "embed", work=sum(counts))
+    vecs = await embed_batched(b.embedder, texts, "query", counts)
     vecs = truncate(vecs, body.get("dimensions"))
     b64 = body.get("encoding_format") == "base64"
     data = [{"object": "embedding", "index": i,
              "embedding": base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() if b64 else [float(x) for x in v]}
             for i, v in enumerate(vecs)]
-    tokens = 0
-    for t in texts:
-        try:
-            tokens += await b.engine.count_tokens(t)
-        except EngineError:
-            tokens += len(t.split())
+    tokens = sum(counts)
     return JSONResponse({"object": "list", "data": data, "model": catalogue.catalogue()["local"]["embeddings"],
                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers=local_headers(model))
+
+
+def guarded(handler, provider: str | None = None):
+    """``handler`` as a route endpoint run by ``common.supervise`` (cancelled when the client leaves)."""
+
+    async def endpoint(request: Request) -> Response:
+        return await supervise(request, provider or provider_of(request), lambda: handler(request))
+
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
 
 
 def routes(prefix: str) -> list[Route]:
@@ -565,9 +849,9 @@ def routes(prefix: str) -> list[Route]:
 
     ``/v1/models`` is routed by the gateway, which tells OpenAI from Gemini requests.
     """
-    rs = [Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
-          Route(f"{prefix}/responses", responses, methods=["POST"]),
-          Route(f"{prefix}/embeddings", embeddings, methods=["POST"])]
+    rs = [Route(f"{prefix}/chat/completions", guarded(chat_completions), methods=["POST"]),
+          Route(f"{prefix}/responses", guarded(responses), methods=["POST"]),
+          Route(f"{prefix}/embeddings", guarded(embeddings), methods=["POST"])]
     if prefix != "/v1":
         rs += [Route(f"{prefix}/models", list_models, methods=["GET"]),
                Route(prefix + "/models/{model:path}", get_model, methods=["GET"])]

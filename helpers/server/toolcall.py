@@ -25,6 +25,92 @@ SNAKE = {"any_of": "anyOf", "one_of": "oneOf", "all_of": "allOf", "min_items": "
          "property_ordering": "propertyOrdering", "defs": "$defs", "ref": "$ref"}
 
 
+JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null"}
+
+
+class SchemaError(ValueError):
+    """A JSON schema the local server cannot use; ``where`` is a JSON pointer into it ("#/properties/a")."""
+
+    def __init__(self, where: str, what: str):
+        super().__init__(f"{what} (at {where})")
+        self.where, self.what = where, what
+
+
+def _kind(value: Any) -> str:
+    return ("null" if value is None else "a boolean" if isinstance(value, bool) else "a number"
+            if isinstance(value, (int, float)) else "a string" if isinstance(value, str) else "an array"
+            if isinstance(value, list) else "an object")
+
+
+def check_schema(schema: Any) -> None:
+    """Raise ``SchemaError`` for a schema that is not a JSON schema the grammar converter can use.
+
+    Checked: every subschema is an object (or true/false); ``type`` names JSON types (Gemini's upper-case
+    names too); ``properties``, ``$defs`` hold schemas; ``items``, ``anyOf``, ``oneOf``, ``allOf``,
+    ``additionalProperties`` are schemas or lists of them; ``required`` and ``enum`` are lists; sizes are
+    whole numbers; local ``$ref`` names exist. Keys are read in camelCase or snake_case (Gemini).
+    """
+    if not isinstance(schema, dict):
+        raise SchemaError("#", f"a schema must be an object, not {_kind(schema)}")
+    names = set()
+    for key in ("$defs", "definitions", "defs"):
+        if isinstance(schema.get(key), dict):
+            names |= {f"#/{'$defs' if key == 'defs' else key}/{n}" for n in schema[key]}
+    stack: list[tuple[Any, str]] = [(schema, "#")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, bool):
+            continue
+        if not isinstance(node, dict):
+            raise SchemaError(where, f"a schema must be an object, not {_kind(node)}")
+        for raw_key, value in node.items():
+            key = SNAKE.get(raw_key, raw_key)
+            at = f"{where}/{raw_key}"
+            if value is None:
+                continue
+            if key == "type":
+                for t in value if isinstance(value, list) else [value]:
+                    if not isinstance(t, str) or TYPE_NAMES.get(t, t).lower() not in JSON_TYPES:
+                        raise SchemaError(at, "'type' must name JSON types: string, number, integer, boolean, array, "
+                                              "object or null")
+            elif key in ("properties", "$defs", "definitions"):
+                if not isinstance(value, dict):
+                    raise SchemaError(at, f"'{raw_key}' must be an object of schemas, not {_kind(value)}")
+                stack.extend((v, f"{at}/{k}") for k, v in value.items())
+            elif key in ("items", "additionalProperties"):
+                if isinstance(value, list) and key == "items":
+                    stack.extend((v, f"{at}/{i}") for i, v in enumerate(value))
+                elif isinstance(value, (dict, bool)):
+                    stack.append((value, at))
+                else:
+                    raise SchemaError(at, f"'{raw_key}' must be a schema (an object), not {_kind(value)}")
+            elif key in ("anyOf", "oneOf", "allOf"):
+                if not isinstance(value, list) or not value:
+                    raise SchemaError(at, f"'{raw_key}' must be a non-empty array of schemas")
+                stack.extend((v, f"{at}/{i}") for i, v in enumerate(value))
+            elif key == "required":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise SchemaError(at, "'required' must be an array of property names")
+            elif key == "enum":
+                if not isinstance(value, list) or not value:
+                    raise SchemaError(at, "'enum' must be a non-empty array")
+            elif key in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise SchemaError(at, f"'{raw_key}' must be a whole number >= 0")
+            elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise SchemaError(at, f"'{raw_key}' must be a number")
+            elif key in ("pattern", "format", "description", "$ref"):
+                if not isinstance(value, str):
+                    raise SchemaError(at, f"'{raw_key}' must be a string")
+                if key == "$ref" and value != "#" and value not in names:
+                    raise SchemaError(at, "'$ref' must point to a definition in this schema's $defs "
+                                          "(such as '#/$defs/Item')")
+            elif key in ("nullable",):
+                if not isinstance(value, bool):
+                    raise SchemaError(at, f"'{raw_key}' must be true or false")
+
+
 def normalize_schema(schema: Any) -> Any:
     """A JSON schema in plain JSON-Schema spelling: lower-case types, camelCase keys, no vendor extras."""
     if isinstance(schema, list):

@@ -1,0 +1,5 @@
+"""Like ``google.colab.errors``."""
+
+
+class Error(Exception):
+    """Base class of Colab's own errors."""
