@@ -610,6 +610,12 @@ def find_env_file(start: Path | None = None) -> tuple[Path | None, list[str]]:
             notes.append(
                 f"{candidate} is a folder, not a file. Remove or rename that folder and create a .env file instead."
             )
+        elif not is_file and candidate.is_symlink():
+            notes.append(f"{candidate} is a link to {os.readlink(candidate)}, which does not exist. Point the link "
+                         "at your real .env file, or replace the link with the file itself.")
+        elif not is_file and os.path.lexists(candidate):
+            notes.append(f"{candidate} is not a regular file (a pipe, socket or device), so it was not read. "
+                         "Replace it with a plain text file.")
         try:
             entries = sorted(os.listdir(folder))
         except OSError:
@@ -751,6 +757,15 @@ def _describe_no_equals(token: str, n: int) -> str:
 
 
 def _decode(data: bytes, problems: list[tuple[str, str]]) -> str:
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # before UTF-16: its BOM starts the same
+        problems.append(
+            (
+                "The .env file is saved as UTF-32. It was read anyway, but save it as UTF-8 so other tools can "
+                "read it too.",
+                _ALL_TEXT,
+            )
+        )
+        return data.decode("utf-32", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         problems.append(
             (

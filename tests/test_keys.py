@@ -1067,3 +1067,32 @@ def test_env_example_copied_without_filling_in_reads_as_not_set(course):
     assert info.explain().startswith("[--] OpenAI: no usable key found.")
     assert any("line 2 of the .env file" in p and "exists but is empty" in p for p in info.problems)
     assert any("https://platform.openai.com/api-keys" in p for p in info.problems)
+
+
+def test_a_utf32_env_is_named_as_utf32(tmp_path, monkeypatch):
+    """A .env saved as UTF-32 is read, and named as UTF-32 (its BOM starts like UTF-16's)."""
+    from helpers import keys as keys_mod
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".env").write_bytes(("GROQ_API_KEY=" + "gsk_" + "Ab3d" * 12 + "\n").encode("utf-32"))
+    monkeypatch.chdir(tmp_path)
+    env = keys_mod._read_env(tmp_path / ".env")
+    assert any("UTF-32" in message for message, _ in env.problems)
+    assert not any("UTF-16" in message for message, _ in env.problems)
+    assert env.values["GROQ_API_KEY"].startswith("gsk_")
+
+
+@pytest.mark.parametrize("make", ["dangling_link", "fifo"])
+def test_a_dangling_link_or_a_fifo_named_env_is_explained(tmp_path, monkeypatch, make):
+    """Not "no .env found": say what the .env is and what to do (and never open a FIFO, which would block)."""
+    from helpers import keys as keys_mod
+
+    (tmp_path / ".git").mkdir()
+    if make == "dangling_link":
+        (tmp_path / ".env").symlink_to(tmp_path / "missing.env")
+    else:
+        os.mkfifo(tmp_path / ".env")
+    found, notes = keys_mod.find_env_file(tmp_path)
+    assert found is None
+    text = " ".join(notes)
+    assert ("does not exist" in text) if make == "dangling_link" else ("not a regular file" in text)
