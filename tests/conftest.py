@@ -1,8 +1,11 @@
 """Shared fixtures: one local server for the whole test session, in a private state folder."""
 from __future__ import annotations
 
+import io
 import os
 import socket
+import sys
+from contextlib import redirect_stdout
 
 import pytest
 
@@ -36,3 +39,28 @@ def local_server(tmp_path_factory):
 def base_url(local_server) -> str:
     """``http://127.0.0.1:PORT`` of the session's local server."""
     return local_server["url"]
+
+
+# The variables a learner's environment may hold that would take a test out of plain local mode.
+COURSE_VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL", "GEMINI_API_KEY",
+               "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "HF_TOKEN", "COURSE_MODE", "HF_HUB_OFFLINE",
+               "GOOGLE_GENAI_USE_VERTEXAI"]
+
+
+@pytest.fixture
+def local_mode(monkeypatch, tmp_path, local_server):
+    """Every SDK pointed at the session's local server, as ``helpers.setup("local")`` does in a notebook,
+    from an empty folder (no .env, no keys)."""
+    import helpers
+    from helpers import course
+
+    for v in COURSE_VARS:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()  # the search for .env stops here
+    with redirect_stdout(io.StringIO()):
+        helpers.setup("local")
+    yield
+    course._undo_env()
+    if "helpers.hf_local" in sys.modules:
+        sys.modules["helpers.hf_local"].disable()

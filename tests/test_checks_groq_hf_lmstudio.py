@@ -9,34 +9,15 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 import time
 from contextlib import redirect_stdout
 
 import pytest
 
 import helpers
-from helpers import course
 from helpers.checks import lesson06, lesson07, lesson08
 from helpers.checks.base import CheckFailed
 
-VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-        "GOOGLE_GEMINI_BASE_URL", "HF_TOKEN", "COURSE_MODE", "HF_HUB_OFFLINE"]
-
-
-@pytest.fixture
-def local_course(monkeypatch, tmp_path, local_server):
-    """Local mode against the session's server, from an empty folder (no .env, no keys)."""
-    for v in VARS:
-        monkeypatch.delenv(v, raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".git").mkdir()
-    with redirect_stdout(io.StringIO()):
-        helpers.setup("local")
-    yield
-    course._undo_env()
-    if "helpers.hf_local" in sys.modules:
-        sys.modules["helpers.hf_local"].disable()
 
 
 def quietly(check, *args):
@@ -77,7 +58,7 @@ def answer_with_room(client, model, question, limit=8):
     return {"answer": choice.message.content or "", "reasoning": choice.message.reasoning or "", "limit": limit}
 
 
-def test_exercise_3_passes_the_solution(local_course):
+def test_exercise_3_passes_the_solution(local_mode):
     client, model = _groq()
     assert quietly(lesson06.exercise_3, answer_with_room, client, model).ok
 
@@ -127,7 +108,7 @@ def default_effort(client, model, question, limit=8):
     (retries_on_any_empty_answer, "an empty answer that was not cut"),
     (default_effort, "reasoning_effort"),
 ])
-def test_exercise_3_refuses_the_usual_mistakes(local_course, wrong, says):
+def test_exercise_3_refuses_the_usual_mistakes(local_mode, wrong, says):
     client, model = _groq()
     with pytest.raises(CheckFailed, match=re.escape(says)):
         quietly(lesson06.exercise_3, wrong, client, model)
@@ -154,7 +135,7 @@ def stream_with(**settings):
     return timed_stream
 
 
-def test_exercise_4_wants_room_for_the_reasoning(local_course):
+def test_exercise_4_wants_room_for_the_reasoning(local_mode):
     client, model = _groq()
     assert quietly(lesson06.exercise_4, stream_with(reasoning_effort="low", max_completion_tokens=300), client, model).ok
     with pytest.raises(CheckFailed, match="too little room"):   # the old exercise: 60 tokens, default effort
@@ -176,7 +157,7 @@ def ask_with(**settings):
     return ask_with_tools
 
 
-def test_exercise_6_round_trip_must_leave_room(local_course):
+def test_exercise_6_round_trip_must_leave_room(local_mode):
     from groq import Groq
 
     client, model = Groq(), helpers.models.get("groq", "tools")
@@ -212,7 +193,7 @@ def chat_request_policy_in_the_body(model, question, max_tokens, policy=None):
 
 @pytest.mark.parametrize("fn, ok", [(chat_request, True), (chat_request_without_policy, False),
                                     (chat_request_old_signature, False), (chat_request_policy_in_the_body, False)])
-def test_lesson07_exercise_3_wants_the_policy_in_the_model_id(local_course, fn, ok):
+def test_lesson07_exercise_3_wants_the_policy_in_the_model_id(local_mode, fn, ok):
     args = (fn, task_request, helpers.models.chat("huggingface"), helpers.models.get("huggingface", "sentiment"))
     if ok:
         assert quietly(lesson07.exercise_3, *args).ok
@@ -239,7 +220,7 @@ def make_client_old_signature(host="localhost", port=1234):
 
 @pytest.mark.parametrize("fn, ok", [(make_client, True), (make_client_ignoring_the_token, False),
                                     (make_client_old_signature, False)])
-def test_lesson08_exercise_1_sends_a_token_when_given(local_course, fn, ok):
+def test_lesson08_exercise_1_sends_a_token_when_given(local_mode, fn, ok):
     if ok:
         assert quietly(lesson08.exercise_1, fn).ok
     else:

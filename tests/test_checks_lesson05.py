@@ -6,7 +6,6 @@ which rejects split function responses with Gemini's own 400; these tests make s
 from __future__ import annotations
 
 import io
-import sys
 from contextlib import redirect_stdout
 
 import pytest
@@ -14,28 +13,10 @@ from google import genai
 from google.genai import types
 
 import helpers
-from helpers import course
 from helpers.checks import lesson05
 from helpers.checks.base import CheckFailed
 
-VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-        "GOOGLE_GEMINI_BASE_URL", "HF_TOKEN", "COURSE_MODE", "HF_HUB_OFFLINE", "GOOGLE_GENAI_USE_VERTEXAI"]
 MINIMAL = types.ThinkingConfig(thinking_level="minimal")
-
-
-@pytest.fixture
-def local_mode(monkeypatch, tmp_path, local_server):
-    """Every SDK pointed at the session's local server, as helpers.setup("local") does in a notebook."""
-    for v in VARS:
-        monkeypatch.delenv(v, raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".git").mkdir()  # the search for .env stops here
-    with redirect_stdout(io.StringIO()):
-        helpers.setup("local")
-    yield
-    course._undo_env()
-    if "helpers.hf_local" in sys.modules:
-        sys.modules["helpers.hf_local"].disable()
 
 
 def verdict_of(check, *args):
