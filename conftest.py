@@ -47,9 +47,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"live mode: no key (or server) for {', '.join(missing)}"))
 
 
-def pytest_terminal_summary(terminalreporter):
-    """After the results: the catalogue entries within 60 days of their shutdown (a reminder, not a failure)."""
+DEMO_REPORTS = pytest.StashKey[list]()
+
+
+@pytest.fixture
+def demo_reports(pytestconfig) -> list:
+    """Texts to print after the test results (tests/test_demo_accuracy.py adds its figures here)."""
+    return pytestconfig.stash.setdefault(DEMO_REPORTS, [])
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """After the results: the local demo accuracy, when measured, and the catalogue entries within 60 days
+    of their shutdown (a reminder, not a failure)."""
     from helpers import models
+
+    if config.stash.get(DEMO_REPORTS, None):
+        terminalreporter.section("local demo accuracy (benchmarks/demo_accuracy_bench.py)")
+        for text in config.stash[DEMO_REPORTS]:
+            terminalreporter.write_line(text)
 
     soon = models.upcoming_shutdowns(60)
     if not soon:

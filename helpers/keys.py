@@ -407,6 +407,15 @@ def _clean_edges(value: str, variable: str, warnings: list[str]) -> str:
     return v
 
 
+def _is_variable_name(value: str) -> bool:
+    """True for a value that is a key variable's bare name ("OPENAI_API_KEY", "hf_token"), not a key.
+
+    (``$OPENAI_API_KEY`` and ``${...}`` are reported as example text, by ``_is_placeholder``.)
+    """
+    name = value.upper()
+    return any(name in spec.variables or name in spec.wrong_names for spec in PROVIDERS.values())
+
+
 def diagnose(provider: str, value: str | None, variable: str) -> tuple[str | None, list[str], list[str]]:
     """Check one key value as it was found under ``variable``.
 
@@ -440,6 +449,14 @@ def diagnose(provider: str, value: str | None, variable: str) -> tuple[str | Non
         )
         return None, problems, warnings
     warnings[:0] = edge_warnings
+
+    if _is_variable_name(v):
+        problems.append(
+            f"{variable} holds the text '{v}', a variable's name, not a key: in .env the name goes before the "
+            f"'=' and the key itself after it ({std}=your-key), and in code you read the value with "
+            f"os.environ['{std}'] rather than writing its name in quotes. Create or copy your {noun} at {url}."
+        )
+        return None, problems, warnings
 
     if _is_placeholder(v):
         shown = f" '{v}'" if _safe_to_show(v) else ""

@@ -34,9 +34,9 @@ STATE = ROOT / ".course" / "colab-state"
 CONSTRAINTS = ROOT / "requirements" / "colab-constraints.txt"
 PREINSTALLED = ROOT / "requirements" / "colab-preinstalled.txt"
 STANDIN = ROOT / "tests" / "colab_standin"
-# Lessons 05, 09 and 11 catch httpx2 exceptions by name; google-genai 2.x and huggingface_hub 1.x (Colab's)
-# raise httpx's, so they fail here until those cells catch the library the SDK uses (helpers.hf_local.http_library()).
-DEFAULT_LESSONS = "00,01,02,03,04,06,07,08,10"
+# Every lesson. (Lessons 05, 09 and 11 catch both httpx2's and httpx's errors: Colab's google-genai 2.x and
+# huggingface_hub 1.x raise httpx's.)
+DEFAULT_LESSONS = "00,01,02,03,04,05,06,07,08,09,10,11"
 INSTALL_LINE = "Installing the course and its offline model, about a minute..."
 
 sys.path.insert(0, str(ROOT / "tools"))

@@ -1096,3 +1096,10 @@ def test_a_dangling_link_or_a_fifo_named_env_is_explained(tmp_path, monkeypatch,
     assert found is None
     text = " ".join(notes)
     assert ("does not exist" in text) if make == "dangling_link" else ("not a regular file" in text)
+
+
+@pytest.mark.parametrize("value", ["OPENAI_API_KEY", "openai_api_key", "HF_TOKEN", "OPENAI_KEY"])
+def test_a_variable_name_given_as_the_key_is_named_as_that_mistake(value):
+    cleaned, problems, _ = diagnose("openai", value, "OPENAI_API_KEY")
+    assert cleaned is None
+    assert len(problems) == 1 and "a variable's name, not a key" in problems[0] and "OPENAI_API_KEY=your-key" in problems[0]

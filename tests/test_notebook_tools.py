@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -478,3 +479,27 @@ def test_a_failed_or_unfinished_check_shows_one_line_not_a_traceback():
         call_learner(stub)
     assert isinstance(not_done.value, NotImplementedError)
     assert not_done.value._render_traceback_() == ["NotDoneYet: Exercise 9: write your code here"]
+
+
+def test_in_jupyter_a_failed_check_prints_at_most_eight_lines(tmp_path):
+    """What a learner sees under a failed check, in a real kernel: the verdict and its hint, and little else."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("from helpers.checks.base import verdict\n"
+            "verdict('Exercise 9', [(lambda: True, 'fine', 'nothing'), (lambda: False, 'the list is empty', "
+            "'append the message')], 'ok')")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(ROOT)}}).execute()
+    lines: list[str] = []
+    for out in nb.cells[0].outputs:
+        if out.output_type == "stream":
+            lines += out.text.splitlines()
+        elif out.output_type == "error":
+            lines += [line for tb in out.traceback for line in tb.splitlines()]
+        else:  # the verdict, displayed as HTML: one line per block or line break
+            html = out.get("data", {}).get("text/html", "")
+            html = re.sub(r"<(br|/p|/li|/div|/tr|/h\d)[^>]*>", "\n", html)
+            lines += re.sub(r"<[^>]+>", "", html).splitlines()
+    assert any("the list is empty" in line for line in lines), lines
+    assert len([line for line in lines if line.strip()]) <= 8, lines

@@ -342,8 +342,9 @@ HINTS_4 = {
     "quota": "A quota error: code insufficient_quota (groq: e.body['error']['code']), Gemini 429 'limit: 0', HF 402.",
     "server": "5xx: openai/groq InternalServerError, Gemini errors.ServerError, HfHubHTTPError with status >= 500.",
     "timeout": "Timeouts: APITimeoutError (catch it before APIConnectionError), httpx2.TimeoutException, "
-               "InferenceTimeoutError.",
-    "connection": "No connection: openai/groq APIConnectionError, httpx2.ConnectError (Gemini and Hugging Face).",
+               "InferenceTimeoutError (older SDKs, such as Colab's: httpx.TimeoutException).",
+    "connection": "No connection: openai/groq APIConnectionError, httpx2.ConnectError (Gemini and Hugging Face; "
+                  "httpx.ConnectError in their older versions).",
     "ok": "When call() succeeds, return 'ok'.",
 }
 

@@ -24,7 +24,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 import secrets
 
 from .. import models as catalogue
-from . import faults, model_rules, thinking, toolcall
+from . import faults, grounding, model_rules, thinking, toolcall
+from .grounding import TOOL_RESULT_PREFIX
 from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
                      new_id, note, primed, read_json, refuse, sse, supervise)
 from .embeddings import embed_batched, truncate
@@ -105,7 +106,7 @@ def part_text(part: Any) -> str:
         return f"(I called the tool {field(call, 'name')} with arguments {json.dumps(field(call, 'args', {}))}.)"
     result = field(part, "functionResponse")
     if result is not None:
-        return (f"The tool {field(result, 'name', 'the tool')} returned: {json.dumps(field(result, 'response', {}))}\n"
+        return (f"{TOOL_RESULT_PREFIX}{field(result, 'name', 'the tool')} returned: {json.dumps(field(result, 'response', {}))}\n"
                 "Use this result to answer my earlier question in one or two sentences.")
     code = field(part, "executableCode")
     if code is not None:
@@ -511,6 +512,7 @@ async def generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     req = _Request(body, model)
     _noted(request, req)
+    req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     await admit(request, "gemini", work=req.work())
     engine = backend(request).engine
     rid, headers = new_id(""), local_headers(model)
@@ -519,7 +521,7 @@ async def generate_content(request: Request, model: str) -> Response:
         if spent:
             return JSONResponse(_out_of_tokens(thought, req, rid), headers=headers)
         if req.wants_call():
-            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
+            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, request.scope, **req.opts)
             parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
             return JSONResponse(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)), headers=headers)
         gens = [await engine.generate(req.messages, json_schema=req.schema, **req.opts) for _ in range(req.n)]
@@ -535,6 +537,7 @@ async def stream_generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     req = _Request(body, model)
     _noted(request, req)
+    req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     if req.n > 1:
         raise invalid("candidateCount > 1 is not supported with streaming by the local server: "
                       "use generate_content for several candidates.")
@@ -547,7 +550,7 @@ async def stream_generate_content(request: Request, model: str) -> Response:
         if spent:
             events = _single(_out_of_tokens(thought, req, rid))
         elif req.wants_call():
-            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, **req.opts)
+            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, request.scope, **req.opts)
             parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
             events = _single(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)))
         else:

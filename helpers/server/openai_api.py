@@ -22,7 +22,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import models as catalogue
-from . import model_rules, thinking, toolcall
+from . import grounding, model_rules, thinking, toolcall
+from .grounding import TOOL_RESULT_PREFIX
 from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
                      new_id, now, note, primed, read_json, refuse, sse, supervise)
 from .embeddings import MAX_CHARS_PER_TOKEN, embed_batched, truncate
@@ -77,7 +78,7 @@ def to_engine_messages(messages: list[dict]) -> list[dict]:
             out.append({"role": "assistant", "content": text.strip()})
         elif role in ("tool", "function"):
             name = names.get(m.get("tool_call_id", ""), m.get("name") or "the tool")
-            out.append({"role": "user", "content": f"The tool {name} returned: {text_of(m.get('content'))}\n"
+            out.append({"role": "user", "content": f"{TOOL_RESULT_PREFIX}{name} returned: {text_of(m.get('content'))}\n"
                                                    "Use this result to answer my earlier question in one or two sentences."})
         else:
             raise ValueError(f"unknown role {role!r}: use system, developer, user, assistant or tool")
@@ -408,8 +409,8 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     engine = backend(request).engine
     tools = function_tools(body.get("tools"))
     mode, forced = forced_tool(body.get("tool_choice"))
-    schema = schema_from_response_format(body.get("response_format"))
     opts = apply_plan(options(body), plan)
+    schema = grounding.apply(schema_from_response_format(body.get("response_format")), messages, opts, request.scope)
     cid, created, t0, groq_id = new_id("chatcmpl-"), now(), time.perf_counter(), new_id("req_")
     headers = local_headers(model)
     if provider == "groq":
@@ -440,7 +441,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
         if left is not None:
             opts["max_tokens"] = left
         if tools and toolcall.should_call(body["messages"], mode):
-            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, **opts)
+            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, request.scope, **opts)
             call = {"id": new_id("call_"), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             if body.get("stream"):
                 return StreamingResponse(_stream_tool_call(envelope, call, gen, body, provider, t0, thought, reasoning),
@@ -620,6 +621,7 @@ async def responses(request: Request) -> Response:
     tools = function_tools([t for t in body.get("tools") or [] if t.get("type") == "function"])
     mode, forced = forced_tool(body.get("tool_choice"))
     opts = apply_plan(options(body), plan)
+    schema = grounding.apply(schema, messages, opts, request.scope)
     rid, mid = new_id("resp_"), new_id("msg_")
     headers = local_headers(model)
     try:
@@ -631,7 +633,7 @@ async def responses(request: Request) -> Response:
         if left is not None:
             opts["max_tokens"] = left
         if tools and toolcall.should_call(chat_msgs, mode):
-            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, **opts)
+            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, request.scope, **opts)
             output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
                        "arguments": json.dumps(args), "status": "completed"}]
             _remember(rid, chat_msgs, output)

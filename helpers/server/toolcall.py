@@ -173,9 +173,15 @@ def should_call(messages: list[dict], tool_choice: str | None) -> bool:
 
 
 async def make_call(engine: Any, messages: list[dict], tools: list[dict], forced: str | None = None,
-                    **opts: Any) -> tuple[str, dict, Generation]:
-    """Ask the model for a tool call; returns (tool name, arguments dict, the generation)."""
-    schema = call_schema(tools, forced)
+                    scope: dict | None = None, **opts: Any) -> tuple[str, dict, Generation]:
+    """Ask the model for a tool call; returns (tool name, arguments dict, the generation).
+
+    String and number arguments are grounded in the user's words (see ``grounding``); ``scope`` is the
+    request's, for the inspector's note.
+    """
+    from . import grounding
+
+    schema = grounding.apply(call_schema(tools, forced), messages, opts, scope, tool_call=True)
     prompt = [{"role": "system", "content": tool_instructions(tools)}] + [m for m in messages if m["role"] != "system"]
     if opts.get("temperature") is None:
         opts["temperature"] = 0.0  # greedy: the most likely call, and the same call every time

@@ -1,0 +1,260 @@
+"""How often the local model fills in tool arguments and structured outputs correctly.
+
+Runs tool-call and structured-output prompts of the lessons' kind (most of them not the lessons' own)
+through the real SDKs (openai, google-genai, groq, huggingface_hub) against the course's local server,
+and prints the share of answers whose values are right, per SDK and per kind. Issue 13 aims at 90 % or
+more. The answers are the model's: the server only narrows free strings to the user's words
+(``helpers/server/grounding.py``).
+
+    python benchmarks/demo_accuracy_bench.py            # starts the local server if it is not running
+    python benchmarks/demo_accuracy_bench.py --verbose  # every answer
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _has(value: Any, *words: str) -> bool:
+    text = json.dumps(value).lower() if not isinstance(value, str) else value.lower()
+    return all(w.lower() in text for w in words)
+
+
+@dataclass
+class ToolCase:
+    question: str
+    name: str
+    description: str
+    properties: dict
+    expect: Callable[[dict], bool]
+    what: str   # the right answer, for the report
+
+
+@dataclass
+class ExtractCase:
+    text: str
+    instruction: str
+    properties: dict
+    expect: Callable[[dict], bool]
+    what: str
+
+
+STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+UNIT = {"type": "string", "enum": ["celsius", "fahrenheit"]}
+
+TOOL_CASES = [
+    ToolCase("What's the weather like in Madrid right now, in celsius?", "get_weather", "The current weather in a city",
+             {"city": STRING, "unit": UNIT}, lambda a: a.get("city") == "Madrid" and a.get("unit") == "celsius",
+             "Madrid, celsius"),
+    ToolCase("Is it sunny in Madrid?", "get_weather", "The current weather in a city",
+             {"city": STRING, "unit": UNIT}, lambda a: a.get("city") == "Madrid", "Madrid"),
+    ToolCase("What is the temperature in Oslo?", "get_temperature", "The current temperature in a city, in Celsius",
+             {"city": STRING}, lambda a: a.get("city") == "Oslo", "Oslo"),
+    ToolCase("How hot is it in Cairo, in fahrenheit?", "get_weather", "The current weather in a city",
+             {"city": STRING, "unit": UNIT}, lambda a: a.get("city") == "Cairo" and a.get("unit") == "fahrenheit",
+             "Cairo, fahrenheit"),
+    ToolCase("Is it raining in Buenos Aires today?", "get_weather", "The current weather in a city",
+             {"city": STRING, "unit": UNIT}, lambda a: a.get("city") == "Buenos Aires", "Buenos Aires"),
+    ToolCase("Set a timer for 15 minutes.", "set_timer", "Start a countdown timer",
+             {"minutes": INTEGER}, lambda a: a.get("minutes") == 15, "15"),
+    ToolCase("Convert 50 euros to dollars.", "convert_currency", "Convert an amount of money",
+             {"amount": NUMBER, "from_currency": STRING, "to_currency": STRING},
+             lambda a: a.get("amount") == 50 and _has(a.get("from_currency", ""), "euro")
+             and _has(a.get("to_currency", ""), "dollar"), "50, euros -> dollars"),
+    ToolCase("What does the word serendipity mean?", "define_word", "Look a word up in the dictionary",
+             {"word": STRING}, lambda a: a.get("word", "").lower() == "serendipity", "serendipity"),
+    ToolCase("Book a table for 4 people at Luigi's.", "book_table", "Reserve a table at a restaurant",
+             {"restaurant": STRING, "people": INTEGER},
+             lambda a: a.get("people") == 4 and _has(a.get("restaurant", ""), "luigi"), "Luigi's, 4"),
+    ToolCase("Send an email to Maria saying the meeting moved to Friday.", "send_email", "Send an email",
+             {"to": STRING, "message": STRING},
+             lambda a: a.get("to") == "Maria" and _has(a.get("message", ""), "friday"), "to Maria, ...Friday"),
+    ToolCase("Find flights from Paris to Tokyo.", "search_flights", "Search for flights between two cities",
+             {"origin": STRING, "destination": STRING},
+             lambda a: a.get("origin") == "Paris" and a.get("destination") == "Tokyo", "Paris -> Tokyo"),
+    ToolCase("Translate 'good morning' into Italian.", "translate", "Translate a text",
+             {"text": STRING, "language": STRING},
+             lambda a: a.get("text", "").lower() == "good morning" and a.get("language") == "Italian",
+             "good morning, Italian"),
+]
+
+EXTRACT_CASES = [
+    ExtractCase("Pancakes take about 20 minutes: mix flour, milk and two eggs, then fry.", "Extract the recipe from the text.",
+                {"title": STRING, "minutes": INTEGER, "ingredients": {"type": "array", "items": STRING}},
+                lambda d: _has(d.get("title", ""), "pancake") and d.get("minutes") == 20
+                and _has(d.get("ingredients", []), "flour", "milk", "egg"), "Pancakes, 20, flour/milk/eggs"),
+    ExtractCase("Team lunch on Friday at 12:30 in the canteen.", "Extract the event from the text.",
+                {"name": STRING, "day": STRING, "time": STRING, "place": STRING},
+                lambda d: d.get("day") == "Friday" and d.get("time") == "12:30" and _has(d.get("place", ""), "canteen"),
+                "Friday, 12:30, canteen"),
+    ExtractCase("Nineteen Eighty-Four is a novel by George Orwell, published in 1949.", "Extract the book from the text.",
+                {"title": STRING, "author": STRING, "year": INTEGER},
+                lambda d: d.get("author") == "George Orwell" and d.get("year") == 1949
+                and _has(d.get("title", ""), "eighty-four"), "Nineteen Eighty-Four, George Orwell, 1949"),
+    ExtractCase("Ada Lovelace was born in London in 1815.", "Extract the person from the text.",
+                {"name": STRING, "birthplace": STRING, "born": INTEGER},
+                lambda d: d.get("name") == "Ada Lovelace" and d.get("birthplace") == "London" and d.get("born") == 1815,
+                "Ada Lovelace, London, 1815"),
+    ExtractCase("You can reach Tom Baker at tom.baker@example.com or on 555-0142.", "Extract the contact from the text.",
+                {"name": STRING, "email": STRING, "phone": STRING},
+                lambda d: d.get("name") == "Tom Baker" and d.get("email") == "tom.baker@example.com"
+                and d.get("phone") == "555-0142", "Tom Baker, tom.baker@example.com, 555-0142"),
+    ExtractCase("I'd like 3 large pizzas delivered to 12 Baker Street.", "Extract the order from the text.",
+                {"quantity": INTEGER, "size": STRING, "item": STRING, "address": STRING},
+                lambda d: d.get("quantity") == 3 and d.get("size") == "large" and _has(d.get("item", ""), "pizza")
+                and _has(d.get("address", ""), "baker street"), "3, large, pizzas, 12 Baker Street"),
+]
+
+
+def schema_of(properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+# ---------------------------------------------------------------------- one call per SDK
+
+def openai_like_tool(client, model: str, case: ToolCase, **extra) -> dict:
+    tool = {"type": "function", "function": {"name": case.name, "description": case.description,
+                                             "parameters": schema_of(case.properties)}}
+    reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": case.question}],
+                                           tools=[tool], **extra)
+    calls = reply.choices[0].message.tool_calls or []
+    return json.loads(calls[0].function.arguments) if calls else {}
+
+
+def openai_like_extract(client, model: str, case: ExtractCase, **extra) -> dict:
+    reply = client.chat.completions.create(
+        model=model, messages=[{"role": "system", "content": case.instruction}, {"role": "user", "content": case.text}],
+        response_format={"type": "json_schema", "json_schema": {"name": "output", "strict": True,
+                                                                "schema": schema_of(case.properties)}}, **extra)
+    return json.loads(reply.choices[0].message.content)
+
+
+def gemini_tool(client, model: str, case: ToolCase) -> dict:
+    from google.genai import types
+
+    decl = {"name": case.name, "description": case.description, "parameters": schema_of(case.properties)}
+    decl["parameters"].pop("additionalProperties")
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])], max_output_tokens=80,
+                                         thinking_config=types.ThinkingConfig(thinking_level="minimal"))
+    response = client.models.generate_content(model=model, contents=case.question, config=config)
+    calls = response.function_calls or []
+    return dict(calls[0].args or {}) if calls else {}
+
+
+def gemini_extract(client, model: str, case: ExtractCase) -> dict:
+    from google.genai import types
+
+    config = types.GenerateContentConfig(system_instruction=case.instruction, response_mime_type="application/json",
+                                         response_json_schema=schema_of(case.properties), max_output_tokens=200,
+                                         thinking_config=types.ThinkingConfig(thinking_level="minimal"))
+    return json.loads(client.models.generate_content(model=model, contents=case.text, config=config).text)
+
+
+def hf_tool(client, model: str, case: ToolCase) -> dict:
+    tool = {"type": "function", "function": {"name": case.name, "description": case.description,
+                                             "parameters": schema_of(case.properties)}}
+    reply = client.chat_completion([{"role": "user", "content": case.question}], model=model, tools=[tool],
+                                   max_tokens=80)
+    calls = reply.choices[0].message.tool_calls or []
+    args = calls[0].function.arguments if calls else {}
+    return json.loads(args) if isinstance(args, str) else dict(args)
+
+
+def hf_extract(client, model: str, case: ExtractCase) -> dict:
+    reply = client.chat_completion(
+        [{"role": "system", "content": case.instruction}, {"role": "user", "content": case.text}], model=model,
+        response_format={"type": "json_schema", "json_schema": {"name": "output", "schema": schema_of(case.properties)}},
+        max_tokens=200)
+    return json.loads(reply.choices[0].message.content)
+
+
+def sdks() -> dict[str, tuple[Callable, Callable]]:
+    """Per SDK: (tool call, extraction), each taking a case and returning the values the model gave."""
+    import helpers
+    from google import genai
+    from groq import Groq
+    from huggingface_hub import InferenceClient
+    from openai import OpenAI
+
+    models = helpers.models
+    oa, gm, gq, hf = OpenAI(), genai.Client(), Groq(), InferenceClient()
+    oa_extra = {"max_completion_tokens": 200, "reasoning_effort": "none"}
+    gq_extra = {"max_completion_tokens": 400, "reasoning_effort": "low"}
+    return {
+        "openai": (lambda c: openai_like_tool(oa, models.get("openai", "tools"), c, **oa_extra),
+                   lambda c: openai_like_extract(oa, models.chat("openai"), c, **oa_extra)),
+        "google-genai": (lambda c: gemini_tool(gm, models.get("gemini", "tools"), c),
+                         lambda c: gemini_extract(gm, models.chat("gemini"), c)),
+        "groq": (lambda c: openai_like_tool(gq, models.get("groq", "tools"), c, **gq_extra),
+                 lambda c: openai_like_extract(gq, models.chat("groq"), c, **gq_extra)),
+        "huggingface_hub": (lambda c: hf_tool(hf, models.get("huggingface", "tools"), c),
+                            lambda c: hf_extract(hf, models.chat("huggingface"), c)),
+    }
+
+
+def run(verbose: bool = False) -> dict[str, Any]:
+    """Run every case through every SDK; returns the counts and the share correct."""
+    import helpers
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        helpers.setup("local")
+    results: dict[str, list[bool]] = {}
+    wrong: list[str] = []
+    t0 = time.perf_counter()
+    for sdk, (tool, extract) in sdks().items():
+        for kind, cases, call in (("tool call", TOOL_CASES, tool), ("structured", EXTRACT_CASES, extract)):
+            for case in cases:
+                prompt = getattr(case, "question", None) or case.text
+                try:
+                    got = call(case)
+                    ok = bool(case.expect(got))
+                except Exception as e:  # an error is a wrong answer, reported with its type
+                    got, ok = f"{type(e).__name__}: {e}"[:160], False
+                results.setdefault(sdk, []).append(ok)
+                results.setdefault(kind, []).append(ok)
+                if not ok:
+                    wrong.append(f"  {sdk:<16} {prompt[:48]:<48} wanted {case.what}; got {got}")
+                if verbose:
+                    print(f"{'ok ' if ok else 'BAD'} {sdk:<16} {prompt[:48]:<48} {got}")
+    everything = [ok for sdk in sdks_names() for ok in results.get(sdk, [])]
+    return {"by": {k: (sum(v), len(v)) for k, v in results.items()}, "correct": sum(everything),
+            "total": len(everything), "share": sum(everything) / max(1, len(everything)), "wrong": wrong,
+            "seconds": time.perf_counter() - t0}
+
+
+def sdks_names() -> list[str]:
+    return ["openai", "google-genai", "groq", "huggingface_hub"]
+
+
+def report(result: dict[str, Any]) -> str:
+    """The figures, a line each."""
+    lines = [f"local demo accuracy: {result['correct']}/{result['total']} correct = {result['share']:.0%} "
+             f"(aim: 90 % or more; {result['seconds']:.0f} s)"]
+    for key, (good, total) in result["by"].items():
+        lines.append(f"  {key:<16} {good}/{total}")
+    if result["wrong"]:
+        lines.append("wrong answers:")
+        lines.extend(result["wrong"])
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="print every answer")
+    args = parser.parse_args()
+    os.environ["COURSE_MODE"] = "local"
+    print(report(run(args.verbose)))
+
+
+if __name__ == "__main__":
+    main()
