@@ -6,6 +6,7 @@
   preflight [--no-local]             instructor check before a workshop (exit code 1 if something would break)
   setup [--mode auto|local|live]     what the notebooks' setup cell does, printed as a table
   workspace                          copy the exercises into my_work/ (never overwrites your files)
+  learner-token <user>               a workshop hub's credential for <user> (reads COURSE_SHARED_SECRET)
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--mode", choices=["auto", "local", "live"])
     ws = sub.add_parser("workspace", help="copy exercises into my_work/ without overwriting")
     ws.add_argument("--dest", help="folder to copy into (default: my_work/ in the course folder)")
+    lt = sub.add_parser("learner-token", help="a learner's credential for a workshop's shared course server")
+    lt.add_argument("user", help="the learner's name on the hub")
     args = ap.parse_args(argv)
 
     if args.command == "server":
@@ -50,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
         from .course import setup
 
         setup(args.mode)
+        return 0
+    if args.command == "learner-token":
+        import os
+
+        from .server import learners
+
+        try:
+            print(learners.credential_for(learners.check_secret(os.environ.get(learners.SECRET_VARIABLE)), args.user))
+        except ValueError as e:
+            print(f"No credential: {e}.", file=sys.stderr)
+            return 1
         return 0
     if args.command == "workspace":
         from .workspace import main as workspace_main

@@ -70,6 +70,12 @@ class CourseStatus:
         add = ("To call a real provider, add its API key (lesson 02 shows how), then run this cell again."
                if self.mode == "auto" else
                "To call real providers, add their API keys (lesson 02) and run helpers.setup('auto').")
+        if self.server.get("shared"):
+            return [f"Local mode: {why} every call goes to the workshop's shared course server at "
+                    f"{self.server['url']} (you are {self.server.get('learner')!r} there; the request inspector "
+                    "shows you only your own calls).",
+                    f"Answers come from {models.local_model_name()}, a tiny model on the workshop's machine: fluent, "
+                    "often wrong about facts.", add]
         return [f"Local mode: {why} every call goes to the course's local server at {self.server['url']}.",
                 f"Answers come from {models.local_model_name()}, a tiny model on this machine: fluent, often "
                 "wrong about facts.",
@@ -195,6 +201,8 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
     _undo_env()  # undo a previous setup() before deciding again
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()
+    if "helpers.shared_room" in sys.modules:
+        sys.modules["helpers.shared_room"].disable()
 
     found = keys_mod.find_keys(prompt=prompt) if chosen != "local" else {}
     shared: list[str] = []
@@ -246,6 +254,13 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
             for s in statuses:
                 if s.route == "local":
                     s.route = "unavailable"
+    if server is not None and server.get("shared"):
+        from . import shared_room
+        from .server import lifecycle
+
+        room = lifecycle.shared_room()
+        if room is not None:
+            shared_room.enable(server["url"], room[1])  # before any call: each one must say whose it is
     if server is not None:
         _point_sdks_at(server["url"], [s.provider for s in statuses if s.route == "local"])
         eng = server.get("engine", {})
@@ -283,6 +298,11 @@ def _who_is_on(port: int) -> str | None:
 
 
 def _describe_lmstudio(lm: ProviderStatus, server: dict | None, mode: str) -> None:
+    if server is not None and server.get("shared"):
+        lm.route, lm.key_source = "local", "-"
+        lm.notes.append(f"LM Studio: the workshop's course server stands in for LM Studio at {server['url']}/v1 "
+                        "(helpers.lmstudio_url() gives it).")
+        return
     ours = server.get("lmstudio_port") if server else None
     port = _lmstudio_port()
     who = _who_is_on(port) if not ours else "ours"
@@ -374,6 +394,8 @@ def lmstudio_url() -> str:
     A course server on that port that is not yours (another user's, another state folder's) is never used.
     """
     server = _last.server if _last is not None else None
+    if server and server.get("shared"):
+        return f"{server['url']}/v1"  # a workshop's shared server: never another program's port 1234
     if server and server.get("lmstudio_port"):
         return f"http://localhost:{server['lmstudio_port']}/v1"
     port = _lmstudio_port()

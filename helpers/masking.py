@@ -63,7 +63,7 @@ _EXACT_NAMES = {"authorization", "proxy-authorization", "cookie", "set-cookie", 
 # ... and the words that make any name a secret's: x-goog-api-key, openai-api-key, x-groq-api-key, x-hf-token,
 # x-course-token, hf_token, access_token, refreshToken, apiKey, client_secret, db_password, ...
 _NAME_WORDS = re.compile(r"api-?key|access-?token|auth-?token|refresh-?token|(?<![a-z])id-?token|session-?token|"
-                         r"bearer-?token|hf-?token|course-?token|api-?token|private-?key|access-?key|secret|"
+                         r"bearer-?token|hf-?token|course-?token|learner-?token|api-?token|private-?key|access-?key|secret|"
                          r"passw(?:or)?d|credential|authori[sz]ation|cookie")
 # In a URL query (and only there) the bare names are keys too: Gemini's ?key=, ?token=, ?auth=.
 _QUERY_ONLY_NAMES = {"key", "token", "auth", "sig", "signature"}

@@ -629,6 +629,7 @@ async def admit(request: Request, provider: str, kind: str = "engine", work: int
         return
     gate = gates(request)[kind]
     work = max(1, work or budget())
+    _admit_learner(request, provider, gate, work)
     limit = WAIT_LIMITS.get(provider, DEFAULT_WAIT_LIMIT)
     wait = gate.expected_wait()
     if wait > limit or len(gate.waiting()) >= MAX_WAITING:
@@ -647,6 +648,37 @@ async def admit(request: Request, provider: str, kind: str = "engine", work: int
 
 def note(request: Request, text: str) -> None:
     request.scope.setdefault("course_notes", []).append(text)
+
+
+class _LearnerTurn:
+    """One of a learner's requests in a shared server's queues (``learners.LEARNER_LIMIT`` at once)."""
+
+    def __init__(self, load: dict[str, int], learner: str):
+        self.load, self.learner, self.released = load, learner, False
+        load[learner] = load.get(learner, 0) + 1
+
+    def release(self, measured: bool = True) -> None:
+        if not self.released:
+            self.released = True
+            self.load[self.learner] -= 1
+            if self.load[self.learner] <= 0:
+                del self.load[self.learner]
+
+
+def _admit_learner(request: Request, provider: str, gate: Gate, work: int) -> None:
+    """On a shared server: count this request against its learner's share, or refuse it with a 429."""
+    from .learners import LEARNER_LIMIT
+
+    learner = request.scope.get("course_learner")
+    tickets: dict = request.scope["course_tickets"]
+    if learner is None or "learner" in tickets:
+        return
+    load: dict[str, int] = backend(request).__dict__.setdefault("course_learner_load", {})
+    if load.get(learner, 0) >= LEARNER_LIMIT:
+        retry_after = max(1.0, work * gate.spt / gate.slots)
+        note(request, f"refused: learner {learner!r} already had {LEARNER_LIMIT} requests in the queue")
+        raise Reject(faults.learner_limit(provider, limit=LEARNER_LIMIT, retry_after=retry_after))
+    tickets["learner"] = _LearnerTurn(load, learner)
 
 
 def _release_all(request: Request, measured: bool = True) -> None:

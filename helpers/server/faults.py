@@ -226,3 +226,20 @@ def busy(provider: str, *, ahead: int, wait: float, retry_after: float, retry: b
     headers["x-should-retry"] = "true" if retry else "false"
     return openai_error(503, what + BUSY_NOTE, "server_error", "server_busy", headers=headers)
 
+
+
+def learner_limit(provider: str, *, limit: int, retry_after: float) -> JSONResponse:
+    """A real 429 of a shared server (not simulated): this learner already has ``limit`` requests in the queue.
+
+    Rate-limit shaped, with ``retry-after``, so the SDKs' own retry waits and tries again.
+    """
+    secs = max(1, int(retry_after + 0.999))
+    what = (f"You already have {limit} requests waiting for the workshop's shared model, the most one learner may "
+            f"have at once, so that everyone in the room gets answers. Retry after {secs} s, or wait for your "
+            "earlier calls to finish.")
+    headers = {"retry-after": str(secs), "retry-after-ms": str(secs * 1000)}
+    if provider == "gemini":
+        return gemini_error(429, what + BUSY_NOTE, headers=headers)
+    if provider == "huggingface":
+        return hf_error(429, what + BUSY_NOTE, headers=headers)
+    return openai_error(429, what + BUSY_NOTE, "requests", "rate_limit_exceeded", headers=headers)

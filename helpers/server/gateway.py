@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import faults, gemini_api, hf_api, openai_api
+from . import faults, gemini_api, hf_api, learners, openai_api
 from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
@@ -150,8 +150,13 @@ async def models_route(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """The server's own description (pid, ports, token, engine): only for a caller holding the token."""
+    """The server's own description (pid, ports, token, engine): only for a caller holding the token. A learner of
+    a shared server gets what their notebook needs, never the token."""
     st = request.app.state
+    learner = request.scope.get("course_learner")
+    if learner is not None:
+        return JSONResponse({"service": SERVICE, "version": VERSION, "shared": True, "learner": learner,
+                             "engine": st.backend.status(), "uptime_s": round(time.time() - st.backend.started, 1)})
     return JSONResponse({"service": SERVICE, "version": VERSION, "pid": os.getpid(), "token": st.token, "port": st.port,
                          "lmstudio_port": st.lmstudio_port, "engine": st.backend.status(),
                          "uptime_s": round(time.time() - st.backend.started, 1)})
@@ -161,17 +166,19 @@ MAX_INSPECTED = 1000  # more than the inspector ever keeps
 
 
 async def requests_log(request: Request) -> Response:
-    """``GET ?n=10``: the last n recorded exchanges (keys masked); ``DELETE``: forget them."""
+    """``GET ?n=10``: the last n recorded exchanges (keys masked); ``DELETE``: forget them. A learner of a shared
+    server sees and forgets only their own."""
     inspector = request.app.state.backend.inspector
+    learner = request.scope.get("course_learner")
     if request.method == "DELETE":
-        inspector.clear()
+        inspector.clear(learner)
         return JSONResponse({"cleared": True})
     raw = request.query_params.get("n", "10").strip()
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         return _course_error(400, "The parameter n must be a whole number of requests, such as n=10.",
                              "invalid_parameter")
     # ensure_ascii: a lone surrogate a client sent (valid JSON, not valid UTF-8) must not break this answer
-    body = json.dumps(inspector.last(min(int(raw), MAX_INSPECTED)))
+    body = json.dumps(inspector.last(min(int(raw), MAX_INSPECTED), learner))
     return Response(body, media_type="application/json")
 
 
@@ -225,7 +232,8 @@ class InspectAndGuard:
         item = self.backend.inspector.begin(
             provider=provider_for(request), method=scope["method"], path=scope["path"],
             query=scope.get("query_string", b"").decode(errors="replace"), port=port,
-            headers=dict(request.headers), body=body[:2000] if len(body) > MAX_BODY else body)
+            headers=dict(request.headers), body=body[:2000] if len(body) > MAX_BODY else body,
+            learner=scope.get("course_learner"))
 
         def record() -> None:
             nonlocal recorded
@@ -323,19 +331,45 @@ class AccessGuard:
             ports.add(server[1])
         return ports
 
+    @staticmethod
+    def _refuse(scope, status: int, message: str, code: str) -> Response:
+        """A refusal in the shape the caller expects: the course's own for ``/_course``, else its provider's."""
+        if scope.get("path", "").startswith("/_course"):
+            return _course_error(status, message, code)
+        resp = faults.bad_request(provider_for(Request(scope)), message, status, code)
+        resp.headers[SERVICE_HEADER] = SERVICE
+        return resp
+
+    def identify(self, scope) -> Response | None:
+        """In a shared server (``learners``): read the learner's credential header, note the learner in the scope
+        (``course_learner``) and refuse a call that names no valid learner. A one-person server has nothing to
+        do here."""
+        secret = getattr(self.gateway.state, "shared_secret", None)
+        if not secret:
+            return None
+        credential = _header(scope, learners.HEADER.encode())
+        if credential is None:
+            if scope.get("path", "").startswith("/_course"):
+                return None  # the room's owner, with the state token (checked by ``refusal``)
+            return self._refuse(scope, 401, "This is a workshop's shared course server: calls reach it through "
+                                "helpers.setup(), which adds your learner credential to each call (the hub sets "
+                                "COURSE_SERVER_URL and COURSE_LEARNER_TOKEN).", "learner_credential_required")
+        user = learners.learner_of(secret, credential.strip())
+        if user is None:
+            return self._refuse(scope, 401, "This learner credential is not valid on this workshop's course server: "
+                                "run helpers.setup() again, and if it still fails, ask the instructor (the hub sets "
+                                "COURSE_LEARNER_TOKEN).", "invalid_learner_credential")
+        scope["course_learner"] = user
+        return None
+
     def refusal(self, scope) -> Response | None:
         """The answer that refuses this request, or None when it may pass."""
         path = scope.get("path", "")
         course = path.startswith("/_course")
-        request = Request(scope)
         ports = self._ports(scope)
 
         def refuse(status: int, message: str, code: str) -> Response:
-            if course:
-                return _course_error(status, message, code)
-            resp = faults.bad_request(provider_for(request), message, status, code)
-            resp.headers[SERVICE_HEADER] = SERVICE
-            return resp
+            return self._refuse(scope, status, message, code)
 
         if not host_allowed(_header(scope, b"host"), ports):
             return refuse(403, "This server answers only requests addressed to 127.0.0.1 or localhost on its own "
@@ -346,6 +380,9 @@ class AccessGuard:
             return refuse(403, "Requests from web pages are refused: the course's local server is for programs on "
                           "this computer (the SDKs, Python code), not for sites open in a browser.",
                           "origin_not_allowed")
+        if course and scope.get("course_learner") is not None:
+            return None if path in ("/_course/health", "/_course/requests") else \
+                refuse(404, "Not a course route for learners: use /_course/health or /_course/requests.", "not_found")
         if course:
             token = getattr(self.gateway.state, "token", "") or ""
             given = _header(scope, TOKEN_HEADER.encode()) or ""
@@ -365,7 +402,7 @@ class AccessGuard:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            resp = self.refusal(scope)
+            resp = self.identify(scope) or self.refusal(scope)
             if resp is not None:
                 return await resp(scope, receive, send)
         return await self.app(scope, receive, send)
@@ -421,10 +458,12 @@ class Gateway(Starlette):
         return AccessGuard(RedactErrors(super().build_middleware_stack()), self)
 
 
-def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = None, token: str = "") -> Starlette:
+def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = None, token: str = "",
+              shared_secret: str | None = None) -> Starlette:
     """The gateway application (the engine is started by the lifespan).
 
     ``token`` is the state token the ``/_course/*`` routes require (a random one when not given).
+    ``shared_secret``: serve a workshop's room, each call naming its learner (``learners``).
     """
 
     @contextlib.asynccontextmanager
@@ -447,5 +486,6 @@ def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = No
                     exception_handlers={Reject: on_reject, 404: on_not_found, 405: on_not_found, Exception: on_error})
     app.state.backend, app.state.token = backend, token or secrets.token_hex(16)
     app.state.port, app.state.lmstudio_port = port, lmstudio_port
+    app.state.shared_secret = learners.check_secret(shared_secret) if shared_secret is not None else None
     app.add_middleware(InspectAndGuard, backend=backend)
     return app

@@ -49,14 +49,17 @@ class Inspector:
         self.counter = 0
 
     def begin(self, *, provider: str, method: str, path: str, query: str, port: int, headers: dict,
-              body: bytes) -> dict:
-        """Note a request as it arrives (so the list is in arrival order); ``finish`` adds the response."""
+              body: bytes, learner: str | None = None) -> dict:
+        """Note a request as it arrives (so the list is in arrival order); ``finish`` adds the response.
+        ``learner``: who sent it, on a shared server (``learners``)."""
         with self.lock:
             self.counter += 1
             item = {"n": self.counter, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "provider": provider,
                     "method": method, "path": redact(path), "query": redact(query), "port": port,
                     "headers": redact(headers), "body": redact(_jsonish(body)) if body else None,
                     "status": None, "streamed": False, "response": None, "duration_ms": None}
+            if learner is not None:
+                item["learner"] = learner
             self.items.append(item)
             return item
 
@@ -76,10 +79,18 @@ class Inspector:
                 except (OSError, ValueError):
                     pass
 
-    def last(self, n: int = 10) -> list[dict]:
+    def last(self, n: int = 10, learner: str | None = None) -> list[dict]:
+        """The last ``n`` exchanges; only ``learner``'s when given."""
         with self.lock:
-            return list(self.items)[-n:] if n > 0 else []
+            items = [i for i in self.items if learner is None or i.get("learner") == learner]
+            return items[-n:] if n > 0 else []
 
-    def clear(self) -> None:
+    def clear(self, learner: str | None = None) -> None:
+        """Forget every exchange, or only ``learner``'s."""
         with self.lock:
-            self.items.clear()
+            if learner is None:
+                self.items.clear()
+            else:
+                kept = [i for i in self.items if i.get("learner") != learner]
+                self.items.clear()
+                self.items.extend(kept)

@@ -400,8 +400,12 @@ def status() -> dict:
     """The server's status: ``{"running": bool, "port", "pid", "url", "lmstudio_port", "engine": {...}}``.
 
     When not running, ``"reason"`` says why in one sentence (``"corrupt": True`` for a corrupt state
-    file). ``"state_dir"`` is the folder in use. Orphans are listed by ``untracked_servers()``.
+    file). ``"state_dir"`` is the folder in use. Orphans are listed by ``untracked_servers()``. On a workshop's
+    hub, the shared server's status (``"shared": True``).
     """
+    room = shared_room()
+    if room is not None:
+        return _shared_status(*room)
     folder = state_dir()
     state, problem = _load_state()
     base = {"state_dir": str(folder)}
@@ -542,12 +546,61 @@ def _pid_alive(pid: int) -> bool:
 # ---------------------------------------------------------------------- start and stop
 
 
+def shared_room() -> tuple[str, str] | None:
+    """``(url, credential)`` of a workshop's shared course server, when the hub set ``COURSE_SERVER_URL`` and
+    ``COURSE_LEARNER_TOKEN`` (see ``learners``); None otherwise."""
+    url = (os.environ.get("COURSE_SERVER_URL") or "").strip().rstrip("/")
+    credential = (os.environ.get("COURSE_LEARNER_TOKEN") or "").strip()
+    if not url:
+        return None
+    if not credential:
+        raise ServerError("COURSE_SERVER_URL is set but COURSE_LEARNER_TOKEN is not: the workshop's hub sets both; "
+                          "ask the instructor, or unset COURSE_SERVER_URL to run your own local server.")
+    return url, credential
+
+
+def _room_headers(credential: str) -> dict[str, str]:
+    from .learners import HEADER
+
+    return {HEADER: credential}
+
+
+def _shared_status(url: str, credential: str) -> dict:
+    """The status of the workshop's shared server as this learner sees it (``running`` False when it does not
+    answer or refuses the credential, with the reason)."""
+    req = urllib.request.Request(f"{url}/_course/health", headers=_room_headers(credential))
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            h = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        e.close()
+        why = ("it refuses your learner credential (COURSE_LEARNER_TOKEN): ask the instructor" if e.code == 401 else
+               f"it answered {e.code}")
+        return {"running": False, "shared": True, "reason": f"the workshop's course server {why}"}
+    except (urllib.error.URLError, OSError, ValueError):
+        return {"running": False, "shared": True,
+                "reason": "the workshop's course server does not answer: tell the instructor (the hub keeps your "
+                          "notebooks; run helpers.setup() again once it is back)"}
+    if not isinstance(h, dict) or h.get("service") != SERVICE:
+        return {"running": False, "shared": True, "reason": "COURSE_SERVER_URL does not point at a course server"}
+    return {"running": True, "shared": True, "url": url, "learner": h.get("learner"), "current": True,
+            "lmstudio_port": None, "lmstudio_port_wanted": None, "engine": h.get("engine", {}),
+            "uptime_s": h.get("uptime_s")}
+
+
 def start(port: int | None = None, lmstudio_port: int | None = None, timeout: float = 90.0) -> dict:
     """Start the local server (or reuse the one already running) and return its status.
 
-    Concurrent callers with the same state folder share one server. Raises ``ServerError`` with one
-    sentence saying what to do when the server cannot start.
+    Concurrent callers with the same state folder share one server. On a workshop's hub (``COURSE_SERVER_URL``
+    set) nothing is started: the room's shared server is used. Raises ``ServerError`` with one sentence saying
+    what to do when the server cannot start (or the shared one does not answer).
     """
+    room = shared_room()
+    if room is not None:
+        st = _shared_status(*room)
+        if not st["running"]:
+            raise ServerError(st["reason"][0].upper() + st["reason"][1:] + ".")
+        return st
     st = status()
     if st["running"] and st["current"]:
         return st
@@ -644,8 +697,10 @@ def _rotate(path: Path, max_bytes: int) -> None:
 def stop(timeout: float = 10.0) -> bool:
     """Stop the course's local server (only ours, by its pid) and any untracked server of this state folder.
 
-    Removes the state file. Returns True if a server was stopped.
+    Removes the state file. Returns True if a server was stopped. Never stops a workshop's shared server.
     """
+    if shared_room() is not None:
+        return False
     folder = state_dir()
     try:
         lock = _locked(folder, 120) if folder.is_dir() else contextlib.nullcontext()
@@ -685,12 +740,22 @@ def last_requests(n: int = 5) -> list[dict]:
     st = status()
     if not st["running"]:
         return []
-    return _get(f"{st['url']}/_course/requests?n={max(0, int(n))}", token=_token()) or []
+    url = f"{st['url']}/_course/requests?n={max(0, int(n))}"
+    room = shared_room() if st.get("shared") else None
+    if room is None:
+        return _get(url, token=_token()) or []
+    try:  # a learner of a shared server: their credential names them, and they see only their own
+        with urllib.request.urlopen(urllib.request.Request(url, headers=_room_headers(room[1])), timeout=5) as r:
+            return json.loads(r.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return []
 
 
 def clear_requests() -> None:
     """Forget the recorded requests (so the next ``last_requests()`` shows only new ones)."""
     st = status()
     if st["running"]:
-        req = urllib.request.Request(f"{st['url']}/_course/requests", method="DELETE", headers=course_headers())
+        room = shared_room() if st.get("shared") else None
+        headers = _room_headers(room[1]) if room else course_headers()
+        req = urllib.request.Request(f"{st['url']}/_course/requests", method="DELETE", headers=headers)
         urllib.request.urlopen(req, timeout=2).close()

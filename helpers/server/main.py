@@ -36,6 +36,7 @@ from ..masking import redact
 from . import engine as engine_module
 from .engine import LlamaEngine
 from .engine_child import ENGINE_KEY_ENV
+from . import learners
 from .gateway import Backend, build_app
 from .lifecycle import make_private
 
@@ -393,7 +394,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8321, help="preferred port (0: any free port)")
     ap.add_argument("--lmstudio-port", type=int, default=1234, help="also serve here when free (0: never)")
     ap.add_argument("--state-dir", type=Path, required=True)
+    ap.add_argument("--shared", action="store_true",
+                    help="serve a workshop's room: every call names its learner (the secret is read from "
+                         "COURSE_SHARED_SECRET, never from the command line); see helpers/server/learners.py")
     args = ap.parse_args(argv)
+    shared_secret = None
+    if args.shared:
+        try:
+            shared_secret = learners.check_secret(os.environ.get(learners.SECRET_VARIABLE))
+        except ValueError as e:
+            print(f"SERVER ERROR: {e}", flush=True)
+            sys.exit(2)
     if hasattr(os, "umask"):
         os.umask(0o077)  # the state folder's files (logs, prompts) are for their owner only
     if sys.platform != "win32":
@@ -420,8 +431,8 @@ def main(argv: list[str] | None = None) -> None:
 
     token = secrets.token_hex(16)
     backend = ServerBackend(args.state_dir)
-    app = build_app(backend, port=port, lmstudio_port=lm_port, token=token)
-    state = {"pid": os.getpid(), "port": port, "lmstudio_port": lm_port,
+    app = build_app(backend, port=port, lmstudio_port=lm_port, token=token, shared_secret=shared_secret)
+    state = {"pid": os.getpid(), "port": port, "lmstudio_port": lm_port, "shared": bool(shared_secret),
              "lmstudio_port_wanted": args.lmstudio_port or None, "token": token, "started": time.time(),
              "state_dir": str(args.state_dir)}
     config = uvicorn.Config(SlowClientGuard(app), log_level="warning", access_log=False, lifespan="on",
