@@ -1,5 +1,6 @@
-"""Live test runs (``make test-live``): skip the notebooks whose provider has no key. Every run: say which
-catalogue models shut down within 60 days (printed, never a failure: `make preflight` fails on those).
+"""Live test runs (``make test-live``): skip the notebooks whose provider has no key. Every run: print the
+local demo accuracy when it was measured (tests/test_demo_accuracy.py) and say which catalogue models shut
+down within 60 days (printed, never a failure: `make preflight` fails on those).
 
 In ``COURSE_MODE=live`` a notebook about one provider (``NN_openai``, ``NN_gemini``, ``NN_groq``,
 ``NN_huggingface``, ``NN_lmstudio``) runs only when that provider's key is found (LM Studio: when
