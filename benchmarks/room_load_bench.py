@@ -56,7 +56,7 @@ def learner_session(url: str, credential: str, out: dict) -> None:
     """Lesson 03's calls for one learner; appends (seconds, answer tokens) or an error to ``out``."""
     import openai
 
-    client = openai.OpenAI(base_url=url + "/v1", api_key="local", timeout=120,
+    client = openai.OpenAI(base_url=url + "/v1", api_key="local", timeout=120,  # pragma: allowlist secret
                            default_headers={learners.HEADER: credential})
     system = {"role": "system", "content": "You are a patient tutor. Answer in one short sentence."}
     calls = [[system, {"role": "user", "content": "What is an API?"}],

@@ -10,6 +10,7 @@ Each check tests structure (roles, order, fields), never the model's wording.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -281,3 +282,84 @@ def exercise_5(trim_to_budget: Callable) -> Verdict:
          "Stop as soon as count(...) <= budget; if nothing fits, keep the system message and the last user message."),
     ]
     return verdict(ex, tests, "the system message stays, the newest turns fit the budget, nothing more was dropped.")
+
+
+# --------------------------------------------------------------------------- exercise 6
+
+TICKET_CATEGORIES = ("billing", "delivery", "technical")
+_TICKET_ANSWER = re.compile(r"category: (billing|delivery|technical)")
+_TICKET_TEXT = re.compile(r"<ticket>(.+?)</ticket>", re.DOTALL)
+_TRIAL_TICKETS = ("I was charged twice for my March invoice.",
+                  "The app crashes every time I open the settings page.")
+
+
+def _holds(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition()`` is true; a condition that raises (a malformed answer) is false."""
+    try:
+        return bool(condition())
+    except Exception:
+        return False
+
+
+def _prompt_rules(messages: Any, ticket: str) -> list[tuple[bool, str, str]]:
+    """(passed, what is wrong, hint) for each rule of a few-shot prompt built for ``ticket``, in order."""
+    msgs = messages if isinstance(messages, list) else []
+    roles = _roles(msgs) or []
+    text = [m.get("content") if isinstance(m, dict) else None for m in msgs]
+    system = text[0] if roles[:1] == ["system"] and isinstance(text[0], str) else ""
+    pairs = [(text[i], text[i + 1]) for i in range(1, len(msgs) - 2, 2)]
+    answers = [a.strip() if isinstance(a, str) else a for _, a in pairs]
+    last = text[-1] if text and isinstance(text[-1], str) else ""
+    rules = [
+        (lambda: isinstance(messages, list), f"`build_prompt` returned a {type(messages).__name__}, not a list.",
+         "Return a list of messages: [{...}, {...}, ...]."),
+        (lambda: all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs)
+         and all(isinstance(t, str) and t.strip() for t in text),
+         "Every message must be a dictionary with a role and a non-empty text content.",
+         'Write each message as {"role": "...", "content": "..."}.'),
+        (lambda: roles[:1] == ["system"] and roles.count("system") == 1,
+         f"The roles are {roles}: the prompt must start with one system message, and have only that one.",
+         "Put the instructions (the task, the categories, the answer format) in one system message, first."),
+        (lambda: all(c in system.lower() for c in TICKET_CATEGORIES),
+         "The system message does not name all three categories.",
+         "Name the categories the model may choose from: billing, delivery, technical."),
+        (lambda: "category:" in system.lower(), "The system message does not say what the answer must look like.",
+         'Ask for the format in words, for example: Answer with one line: "category: <category>".'),
+        (lambda: ticket not in system, "The ticket itself is in the system message.",
+         "Keep instructions and data apart: the ticket goes in the last user message only."),
+        (lambda: len(pairs) >= 2 and roles[1:] == ["user", "assistant"] * len(pairs) + ["user"],
+         f"After the system message the roles are {roles[1:]}; expected at least two user/assistant example "
+         "pairs, then the user's ticket.",
+         "Examples are pairs: a user turn with an example ticket, then the assistant turn with its answer."),
+        (lambda: all(_TICKET_TEXT.search(u) for u, _ in pairs),
+         "An example ticket is not between <ticket> and </ticket>.",
+         "Wrap every example ticket the same way as the real one: <ticket>...</ticket>."),
+        (lambda: all(_TICKET_ANSWER.fullmatch(a) for a in answers),
+         f"An example answer is not in the format 'category: <category>': {answers}.",
+         "Each assistant turn is exactly one line such as category: billing (lower case, nothing else)."),
+        (lambda: len(set(answers)) >= 2, "All the example answers give the same category.",
+         "Use at least two different categories in the examples, or the model may learn to repeat one."),
+        (lambda: roles[-1:] == ["user"] and f"<ticket>{ticket}</ticket>" in last,
+         "The last message does not hold the ticket it was given between <ticket> and </ticket>.",
+         'End with {"role": "user", "content": f"<ticket>{ticket}</ticket>"}: use the argument, not a ticket of your own.'),
+        (lambda: last.count("<ticket>") == 1, "The last message holds more than one <ticket>.",
+         "Put only the ticket to classify in the last message; the examples go in their own turns."),
+    ]
+    return [(_holds(condition), problem, hint) for condition, problem, hint in rules]
+
+
+def exercise_6(build_prompt: Callable) -> Verdict:
+    """``build_prompt(ticket)``: a system message, few-shot pairs, the ticket in delimiters, a format instruction."""
+    ex = "Exercise 6 · a few-shot prompt"
+    checked = []
+    for ticket in _TRIAL_TICKETS:  # two tickets: the prompt must hold the one it was given
+        got, err = _call(build_prompt, ticket)
+        if err:
+            return _raised(ex, "build_prompt", err, "Build the list and return it; use `ticket` in the last message.")
+        checked.append(_prompt_rules(got, ticket))
+    tests = []
+    for same_rule in zip(*checked):  # one rule, judged for each trial ticket
+        failing = next((r for r in same_rule if not r[0]), same_rule[0])
+        tests.append((lambda ok=failing[0]: ok, failing[1], failing[2]))
+    return verdict(ex, tests, "one system message with the categories and the format, example pairs in order, and "
+                              "the ticket between <ticket> tags: a prompt any chat model can follow.")
