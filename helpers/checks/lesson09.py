@@ -200,7 +200,8 @@ def _retired(provider: str) -> str:
     from .. import models
 
     gone = [models.info(provider, old) for old in models.retired()]
-    gone = [m for m in gone if m is not None and m.replacement and m.after_shutdown == "404"]
+    gone = [m for m in gone if m is not None and m.replacement and m.after_shutdown == "404"
+            and "images" not in m.purpose]  # a chat model, as the lesson's cell picks
     return max(gone, key=lambda m: m.shutdown or dt.date.min).id
 
 

@@ -445,6 +445,9 @@ async def check_faults(request: Request, provider: str, model: str | None) -> No
                 raise Reject(faults.bad_request(provider, "The client closed the connection before the "
                                                 "simulated slow answer was ready.", 499))
         return
+    if provider == "gemini":  # Google's 404 names the API version and the method of the path called
+        path = request.url.path
+        fault.route = (path.split("/")[1] or "v1", path.rsplit(":", 1)[1] if ":" in path.rsplit("/", 1)[-1] else "get")
     if fault.kind == "404" and fault.replacement is None:
         current = _current_for(provider)
         fault.replacement = current if current != faults.base_model(model or "") else None

@@ -37,6 +37,7 @@ class Fault:
     replacement: str | None = None  # a current model to suggest
     retired: bool = False           # the catalogue says the model is shut down
     shutdown: str | None = None     # its shutdown date, when known
+    route: tuple[str, str] = ("v1", "generateContent")  # Gemini: the API version and method of the path called
 
 
 def find_fault(model: str | None, header: str | None, api_key: str | None) -> Fault | None:
@@ -106,7 +107,7 @@ def error_response(provider: str, fault: Fault) -> JSONResponse:
     """The error response ``provider`` would send for ``fault`` (not used for "slow")."""
     k, model = fault.kind, base_model(fault.model) if fault.model else "the model"
     if provider == "gemini":
-        return _gemini_fault(k, model, fault.replacement, fault.retired, fault.shutdown)
+        return _gemini_fault(k, model, fault.replacement, fault.retired, fault.shutdown, fault.route)
     if provider == "huggingface":
         return _hf_fault(k, model, fault.replacement, fault.retired, fault.shutdown)
     return _openai_fault(provider, k, model, fault.replacement, fault.retired, fault.shutdown)
@@ -142,7 +143,8 @@ def _openai_fault(provider: str, k: str, model: str, replacement: str | None, re
     raise ValueError(k)
 
 
-def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool, shutdown: str | None = None) -> JSONResponse:
+def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool, shutdown: str | None = None,
+                  route: tuple[str, str] = ("v1", "generateContent")) -> JSONResponse:
     if k == "401":
         return gemini_error(400, f"API key not valid. Please pass a valid API key.{LOCAL_NOTE}", reason="API_KEY_INVALID")
     if k == "403":
@@ -150,8 +152,10 @@ def _gemini_fault(k: str, model: str, replacement: str | None, retired: bool, sh
                             f"Please use API Key or other form of API consumer identity to call this API.{LOCAL_NOTE}")
     if k == "404":
         hint = _hint_404(retired, replacement, shutdown)
-        return gemini_error(404, f"models/{model} is not found for API version v1, or is not supported for "
-                            f"generateContent. Call ListModels to see the list of available models.{hint}{LOCAL_NOTE}")
+        # Google's wording names the API version and the method of the path called (see gemini_api.NOT_FOUND)
+        return gemini_error(404, f"models/{model} is not found for API version {route[0]}, or is not supported for "
+                            f"{route[1]}. Call ListModels to see the list of available models and their supported "
+                            f"methods.{hint}{LOCAL_NOTE}")
     if k == "429":
         return gemini_error(429, f"Resource has been exhausted (e.g. check quota). Rate limit for {model}: "
                             f"requests per minute exceeded; retry in 1s.{LOCAL_NOTE}", headers={"retry-after": "1"})
