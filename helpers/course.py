@@ -9,8 +9,11 @@ Modes (argument ``mode=`` or the environment variable ``COURSE_MODE``):
 Local mode works the way the SDKs themselves allow, so lesson code stays plain ``OpenAI()``,
 ``Groq()``, ``genai.Client()`` and ``InferenceClient()``: it sets ``OPENAI_BASE_URL``,
 ``GROQ_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL`` and placeholder keys, and installs a Hugging Face
-client hook (see ``helpers.hf_local``). Nothing is written to disk, and calling ``setup()`` again
-(for example with another mode) undoes what the previous call changed.
+client hook (see ``helpers.hf_local``). In local mode ``helpers.offline`` keeps every request on this
+machine, whatever client sends it. On a workshop's hub (``COURSE_SERVER_URL`` and ``COURSE_LEARNER_TOKEN``
+set) the room's shared server is used instead of starting one (``helpers.shared_room``). Nothing is
+written to disk, and calling ``setup()`` again (for example with another mode) undoes what the previous
+call changed.
 """
 from __future__ import annotations
 
@@ -201,6 +204,8 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
     _undo_env()  # undo a previous setup() before deciding again
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()
+    if "helpers.offline" in sys.modules:  # before shared_room: it wraps what shared_room patched
+        sys.modules["helpers.offline"].disable()
     if "helpers.shared_room" in sys.modules:
         sys.modules["helpers.shared_room"].disable()
 
@@ -263,6 +268,14 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
             shared_room.enable(server["url"], room[1])  # before any call: each one must say whose it is
     if server is not None:
         _point_sdks_at(server["url"], [s.provider for s in statuses if s.route == "local"])
+        if chosen == "local":
+            from . import offline
+
+            try:
+                offline.enable(server["url"])  # local mode: nothing leaves this machine (helpers.offline)
+            except ValueError:  # a workshop's shared server on another machine: its address is not loopback
+                notes.append("The workshop's course server is on another machine, so local mode cannot block "
+                             "other addresses here.")
         eng = server.get("engine", {})
         if eng.get("kind") == "fallback":
             notes.append("WARNING: the local model could not run on this machine, so local answers come from a "

@@ -8,7 +8,11 @@
   from version 2 on, ``httpx`` in 1.x, the version Colab preinstalls);
 * every ``requests`` call to ``https://router.huggingface.co/``, ``https://api-inference.huggingface.co/``
   or ``https://huggingface.co/`` (the lesson that posts JSON with ``requests``), through a transport
-  adapter mounted on each new ``requests.Session``.
+  adapter mounted on each new ``requests.Session``;
+* every other client's request for those hosts, or for the inference providers' own hosts
+  (``api.together.xyz`` ...): the openai SDK pointed at the router, raw ``httpx``/``httpx2``/``urllib``
+  calls, ``InferenceClient(provider=..., api_key=<the provider's own key>)``, through ``helpers.offline``
+  with ``scope="huggingface"`` (other hosts are left alone: other providers may be live).
 
 A request keeps its method, headers and body; only the address changes:
 ``https://router.huggingface.co/v1/chat/completions`` -> ``<base_url>/hf/router/v1/chat/completions``,
@@ -16,7 +20,8 @@ A request keeps its method, headers and body; only the address changes:
 what it would be against the real service. It also unsets ``HF_HUB_OFFLINE``, which makes
 ``InferenceClient`` refuse every call, even to the local server.
 
-``disable()`` undoes all of it. ``helpers.setup()`` calls these for you; you rarely need them directly.
+``disable()`` undoes all of it (and lifts local mode's guard, ``helpers.offline``, which would keep Hugging Face's
+calls here). ``helpers.setup()`` calls these for you; you rarely need them directly.
 """
 from __future__ import annotations
 
@@ -68,10 +73,13 @@ def enable(base_url: str) -> None:
 
     http = http_library()
 
+    from . import offline
+
     base_url = base_url.rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"base_url must look like 'http://127.0.0.1:8321' (got {base_url!r}).")
     if _state.get("base_url") == base_url:
+        offline.enable(base_url, scope="huggingface")
         return
     disable()
 
@@ -103,10 +111,15 @@ def enable(base_url: str) -> None:
     requests.Session.__init__ = session_init  # type: ignore[method-assign]
 
     _state["offline"] = os.environ.pop("HF_HUB_OFFLINE", None)
+    offline.enable(base_url, scope="huggingface")  # every other HTTP client's calls to Hugging Face's hosts
 
 
 def disable() -> None:
     """Undo ``enable()``: Hugging Face calls go to the real service again. Safe to call at any time."""
+    import sys
+
+    if "helpers.offline" in sys.modules:
+        sys.modules["helpers.offline"].disable()
     if not _state:
         return
     import requests

@@ -76,9 +76,9 @@ def learner(room, monkeypatch, tmp_path):
 
     yield as_learner
     course._undo_env()
-    shared_room.disable()
     if "helpers.hf_local" in sys.modules:
-        sys.modules["helpers.hf_local"].disable()
+        sys.modules["helpers.hf_local"].disable()  # and helpers.offline, which wraps what shared_room patched
+    shared_room.disable()
 
 
 def _admin_requests(room) -> list[dict]:

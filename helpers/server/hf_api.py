@@ -4,12 +4,16 @@
 (``huggingface.co`` itself becomes ``/hf/hub``). Paths:
 
 * ``POST /hf/router/v1/chat/completions``: the auto-router (``InferenceClient`` with no provider). OpenAI shape:
-  plain, streaming, tools, ``response_format``; model ids may carry a ``:provider`` or ``:fastest`` suffix.
+  plain, streaming, tools, ``response_format``; model ids may carry a ``:provider`` or ``:fastest`` suffix. A stream
+  ends as the router's does: every chunk's ``delta`` has ``content`` (hf.co's ``requests`` snippet reads it).
 * ``POST /hf/router/<provider>/.../chat/completions``: a named provider (``/together/v1/...``,
   ``/hf-inference/models/<id>/v1/...``); ``.../completions`` (text) and ``.../embeddings`` likewise.
 * ``POST /hf/router/hf-inference/models/<id>`` and ``.../pipeline/<task>``: tasks, ``{inputs, parameters}``
   (text-classification, token-classification, summarization, translation, feature-extraction,
-  sentence-similarity, text-generation), answered by ``hf_tasks`` with the real service's shapes.
+  sentence-similarity, text-generation with TGI's JSON ``grammar``, zero-shot-classification, fill-mask,
+  question-answering), answered by ``hf_tasks`` with the real service's shapes. Images and sound
+  (image-classification, object-detection, automatic-speech-recognition) arrive as raw bytes: the answer has the
+  real shape and says plainly that the local model cannot see or hear.
 * ``GET /hf/router/v1/models``; ``GET /hf/hub/api/models/<id>`` (``?expand=inferenceProviderMapping``),
   ``/hf/hub/api/tasks``, ``/hf/hub/api/whoami-v2``. Other Hub paths (downloads) get a 404 that says so.
 * anything under ``/hf/api-inference/``: 410 Gone, as the retired service answers.
@@ -41,16 +45,25 @@ HF = "huggingface"
 CHAT_PROVIDERS = ["together", "novita", "featherless-ai", "fireworks-ai", "groq", "cerebras", "nscale", "scaleway",
                   "ovhcloud", "deepinfra", "cohere", "publicai", "zai-org"]
 TASKS = ("text-classification", "token-classification", "summarization", "translation", "feature-extraction",
-         "sentence-similarity", "text-generation")
+         "sentence-similarity", "text-generation", "zero-shot-classification", "fill-mask", "question-answering",
+         "image-classification", "object-detection", "automatic-speech-recognition")
+MEDIA_TASKS = ("image-classification", "object-detection", "automatic-speech-recognition")
 _PURPOSE_TASK = {"sentiment": "text-classification", "ner": "token-classification", "summarization": "summarization",
                  "translation": "translation", "embeddings": "feature-extraction", "text_generation": "text-generation",
                  "chat": "conversational", "tools": "conversational"}
 _NAME_HINTS = [  # (pattern in a model id, task) for models the catalogue does not list
     (r"sentence-transformers/|e5-|bge-|minilm|mpnet|embed|gte-", "feature-extraction"),
-    (r"opus-mt|translat|nllb|m2m100|madlad", "translation"),
     (r"summar|bart-large-cnn|pegasus|-cnn\b|xsum", "summarization"),
+    (r"opus-mt|translat|nllb|m2m100|madlad|mbart|-mmt\b|seamless", "translation"),  # mbart-large-50-*-mmt
     (r"sentiment|sst-?2|emotion|-imdb|finbert|toxic", "text-classification"),
     (r"(^|[-/_])ner($|[-_])|conll|-pos\b|ner-", "token-classification"),
+    (r"detr|yolo|object-detect|owlvit|owlv2|grounding-dino", "object-detection"),  # facebook/detr-resnet-50
+    (r"whisper|wav2vec|speech-recognition|hubert|parakeet|[-_/]asr\b", "automatic-speech-recognition"),
+    (r"(^|/)vit-|resnet|convnext|efficientnet|beit|deit|mobilenet|swin|image-classif", "image-classification"),
+    (r"mnli|xnli|zero-shot|[-_/]nli\b|nli-", "zero-shot-classification"),  # facebook/bart-large-mnli
+    (r"squad|question|[-_]qa\b", "question-answering"),  # deepset/roberta-base-squad2
+    (r"(^|/)(bert|roberta|distilbert|albert|camembert|xlm-roberta|distilroberta|modernbert)-(base|large)"
+     r"(-(un)?cased|-multilingual(-(un)?cased)?)?$", "fill-mask"),  # google-bert/bert-base-uncased
     (r"instruct|chat|-it\b|-it-|qwen|llama|mistral|gemma|phi-|deepseek|gpt-oss|smollm", "conversational"),
 ]
 
@@ -76,6 +89,8 @@ def task_for_model(model_id: str) -> str | None:
 def _task_from_inputs(inputs: Any) -> str:
     if isinstance(inputs, dict) and "source_sentence" in inputs:
         return "sentence-similarity"
+    if isinstance(inputs, dict) and "question" in inputs and "context" in inputs:
+        return "question-answering"
     if isinstance(inputs, list):
         return "feature-extraction"
     return "text-generation"
@@ -152,7 +167,15 @@ _PARAMETERS = {
                                          ("generate_parameters", "object", None, None)],
     "text-generation": _COMMON_GENERATION + [("return_full_text", "bool", None, None), ("details", "bool", None, None),
                                              ("decoder_input_details", "bool", None, None),
-                                             ("truncate", "int", 1, None), ("watermark", "bool", None, None)],
+                                             ("truncate", "int", 1, None), ("watermark", "bool", None, None),
+                                             ("grammar", "object", None, None)],
+    "zero-shot-classification": [("candidate_labels", "strings", None, None), ("multi_label", "bool", None, None),
+                                 ("hypothesis_template", "string", None, None)],
+    "fill-mask": [("top_k", "int", 1, 100), ("targets", "strings", None, None)],
+    "question-answering": [("top_k", "int", 1, 20), ("align_to_words", "bool", None, None),
+                           ("doc_stride", "int", 1, None), ("handle_impossible_answer", "bool", None, None),
+                           ("max_answer_len", "int", 1, None), ("max_question_len", "int", 1, None),
+                           ("max_seq_len", "int", 1, None)],
     "feature-extraction": [("normalize", "bool", None, None), ("truncate", "bool", None, None),
                            ("prompt_name", "string", None, None), ("truncation_direction", "string", None, None)],
 }
@@ -167,6 +190,14 @@ def _task_work(task: str, inputs: Any, params: dict) -> int:
         return budget(2, n=len(texts), prompt_chars=chars + 1200 * len(texts))  # few-shot prompts, one-token labels
     if task == "translation":
         return budget(16 + 3 * chars // 5, prompt_chars=chars)
+    if task == "zero-shot-classification":  # a few one-token looks per label, with and without the text
+        labels = params.get("candidate_labels") if isinstance(params.get("candidate_labels"), list) else []
+        return budget(6 * max(1, len(labels)), prompt_chars=(chars + 40) * 3 * max(1, len(labels)))
+    if task == "fill-mask":
+        return budget(1, prompt_chars=chars)
+    if task == "question-answering":
+        fields = inputs if isinstance(inputs, dict) else {}
+        return budget(24, prompt_chars=sum(len(v) for v in fields.values() if isinstance(v, str)))
     default = 120 if task == "summarization" else 100
     value = params.get("max_new_tokens") or params.get("max_length")
     return budget(value if isinstance(value, int) else default, prompt_chars=chars)
@@ -243,7 +274,44 @@ async def chat(request: Request, rest: str) -> Response:
         # TGI spelling (hf-inference): {"type": "json_object", "value": <schema>}
         body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["value"]}}
         changed = True
-    return await openai_api.chat_completions(_with_body(request, body) if changed else request, HF)
+    response = await openai_api.chat_completions(_with_body(request, body) if changed else request, HF)
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _router_stream_end(response.body_iterator)
+    return response
+
+
+async def _router_stream_end(events):
+    """The router's stream: every chunk's ``delta`` carries ``content``, the last one too (``""`` beside its
+    ``finish_reason``), as TGI-served models send it.
+
+    hf.co's own ``requests`` snippet (huggingface.js, snippets-fixtures/conversational-llm-stream/python/requests,
+    read 2026-11-30) prints ``chunk["choices"][0]["delta"]["content"]`` for every chunk before ``data: [DONE]``;
+    OpenAI's closing chunk (``"delta": {}``) would stop it with a KeyError.
+    """
+    buffer = b""
+    async for piece in events:
+        buffer += piece.encode() if isinstance(piece, str) else piece
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            yield _with_content(event) + b"\n\n"
+    if buffer:
+        yield buffer
+
+
+def _with_content(event: bytes) -> bytes:
+    if not event.startswith(b"data: {"):
+        return event
+    try:
+        chunk = json.loads(event[6:])
+    except ValueError:
+        return event
+    changed = False
+    for choice in chunk.get("choices") or []:
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and "content" not in delta and not delta.get("tool_calls"):
+            delta.update({"role": delta.get("role", "assistant"), "content": ""})
+            changed = True
+    return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() if changed else event
 
 
 async def completions(request: Request) -> Response:
@@ -290,6 +358,9 @@ async def list_models(request: Request) -> Response:
 
 async def hf_inference(request: Request, model_id: str, pipeline: str | None) -> Response:
     """``POST /hf/router/hf-inference/models/<id>[/pipeline/<task>]`` with ``{inputs, parameters}``."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (pipeline or task_for_model(model_id)) in MEDIA_TASKS or content_type not in ("", "application/json"):
+        return await media_task(request, model_id, pipeline or task_for_model(model_id), content_type)
     body = await read_json(request, HF)
     await check_faults(request, HF, model_id)
     if "inputs" not in body:
@@ -319,6 +390,47 @@ async def hf_inference(request: Request, model_id: str, pipeline: str | None) ->
         return await handler(request, engine, model_id, inputs, params, body)
     except EngineError as e:
         return engine_error(HF, e)
+
+
+async def media_task(request: Request, model_id: str, task: str | None, content_type: str) -> Response:
+    """Image classification, object detection, speech recognition: the real response shapes, saying plainly that
+    the local model can neither see nor hear (one element labelled so, score 0; a transcript that says so).
+
+    The file arrives as raw bytes or, with parameters, as JSON ``{"inputs": <base64>, "parameters": {...}}``
+    (huggingface_hub's binary-input tasks). It is checked to be an image or a sound, as the real service would.
+    """
+    import base64
+    import binascii
+
+    await check_faults(request, HF, model_id)
+    data = await request.body()
+    if content_type == "application/json":
+        try:
+            inputs = json.loads(data).get("inputs")
+        except (ValueError, AttributeError):
+            raise _reject(400, "The body is not valid JSON: send the file's bytes, or {\"inputs\": <base64>}.") from None
+        if isinstance(inputs, str) and inputs.startswith(("http://", "https://")):
+            raise _reject(400, "The local server does not download files from URLs (local mode keeps everything on "
+                          "this machine): pass the file itself, e.g. client.image_classification('photo.png', ...).")
+        try:
+            data = base64.b64decode(inputs or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise _reject(400, "'inputs' must be the file's bytes in base64.") from None
+    kind = hf_tasks.media_kind(data)
+    wanted = {"automatic-speech-recognition": "audio"}.get(task or "", "image" if task else kind)
+    if kind is None or kind != wanted:
+        what = {"image": "an image (PNG, JPEG, GIF, WebP)", "audio": "a sound file (WAV, FLAC, MP3, Ogg)"}
+        raise _reject(400, f"{model_id} expects {what.get(wanted or '', 'an image or a sound file')}; "
+                      f"the body is {'empty' if not data else 'not one (its first bytes are ' + data[:8].hex() + ')'}.")
+    task = task or ("image-classification" if kind == "image" else "automatic-speech-recognition")
+    headers = local_headers(model_id)
+    if task == "automatic-speech-recognition":
+        return JSONResponse({"text": hf_tasks.CANNOT_HEAR, "chunks": None}, headers=headers)
+    if task == "object-detection":
+        width, height = hf_tasks.image_size(data) or (0, 0)
+        return JSONResponse([{"label": hf_tasks.CANNOT_SEE_OBJECTS, "score": 0.0,
+                              "box": {"xmin": 0, "ymin": 0, "xmax": width, "ymax": height}}], headers=headers)
+    return JSONResponse([{"label": hf_tasks.CANNOT_SEE, "score": 0.0}], headers=headers)
 
 
 async def _text_classification(request, engine, model_id, inputs, params, body) -> Response:
@@ -416,8 +528,15 @@ async def _text_generation(request, engine, model_id, inputs, params, body) -> R
     if temperature is None and not params.get("do_sample"):
         temperature = 0.0  # TGI decodes greedily unless asked to sample
     stop = params.get("stop") or params.get("stop_sequences")
-    gen = await hf_tasks.continue_text(engine, prompt, max_tokens=_max_length(params, 100), temperature=temperature,
-                                       top_p=params.get("top_p"), stop=stop, seed=params.get("seed"))
+    schema = _grammar_schema(params.get("grammar"))
+    if schema is not None:  # TGI's grammar: the engine's JSON-schema decoding (the prompt is read as a request)
+        gen = await engine.generate([{"role": "user", "content": prompt}], max_tokens=_max_length(params, 200),
+                                    temperature=temperature, top_p=params.get("top_p"), seed=params.get("seed"),
+                                    json_schema=schema)
+    else:
+        gen = await hf_tasks.continue_text(engine, prompt, max_tokens=_max_length(params, 100),
+                                           temperature=temperature, top_p=params.get("top_p"), stop=stop,
+                                           seed=params.get("seed"))
     text = prompt + gen.text if params.get("return_full_text") else gen.text
     finish = "length" if gen.finish_reason == "length" else "stop_sequence" if stop else "eos_token"
     headers = local_headers(model_id)
@@ -435,6 +554,34 @@ async def _text_generation(request, engine, model_id, inputs, params, body) -> R
     return JSONResponse([out], headers=headers)
 
 
+def _grammar_schema(grammar: Any) -> dict | None:
+    """The JSON schema of TGI's ``grammar`` parameter (``{"type": "json", "value": <schema>}``), or None without one.
+
+    TGI also takes ``"json_schema"`` (value ``{"name", "schema"}``) and ``"regex"``; the local engine decodes JSON
+    schemas only, so a regex grammar gets a 400 that says so.
+    """
+    if grammar is None:
+        return None
+    kind = grammar.get("type")
+    value = grammar.get("value")
+    if kind == "regex":
+        raise _reject(400, "The local server cannot constrain text to a regular expression (grammar type 'regex'); "
+                      "it can follow a JSON schema: grammar={'type': 'json', 'value': <schema>}.")
+    if kind not in ("json", "json_schema"):
+        raise _reject(400, f"parameters.grammar.type must be 'json', 'json_schema' or 'regex' (got {kind!r}).")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise _reject(400, "parameters.grammar.value must be a JSON schema (an object, or a string of JSON).") \
+                from None
+    if kind == "json_schema" and isinstance(value, dict) and isinstance(value.get("schema"), dict):
+        value = value["schema"]
+    if not isinstance(value, dict):
+        raise _reject(400, "parameters.grammar.value must be a JSON schema (an object, or a string of JSON).")
+    return value
+
+
 async def _tgi_stream(tokens: list[tuple[int, str]], text: str, finish: str, gen: Generation, params: dict):
     for n, (tid, piece) in enumerate(tokens):
         last = n == len(tokens) - 1
@@ -448,12 +595,60 @@ async def _tgi_stream(tokens: list[tuple[int, str]], text: str, finish: str, gen
                                                         "seed": params.get("seed"), "input_length": gen.prompt_tokens}})
 
 
+async def _zero_shot_classification(request, engine, model_id, inputs, params, body) -> Response:
+    text = _texts(inputs, "zero-shot-classification", allow_list=False)[0]
+    labels = params.get("candidate_labels")
+    if isinstance(labels, str):
+        labels = [part.strip() for part in labels.split(",")]
+    if not labels or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise _reject(400, "For zero-shot-classification, 'parameters.candidate_labels' must be a non-empty list of "
+                      "labels, e.g. {\"inputs\": \"...\", \"parameters\": {\"candidate_labels\": [\"sports\", "
+                      "\"politics\"]}}.")
+    template = params.get("hypothesis_template") or hf_tasks.ZERO_SHOT_TEMPLATE
+    ranked = await hf_tasks.zero_shot(engine, lambda texts: _embed(request, texts), text, list(labels),
+                                      bool(params.get("multi_label")), template)
+    # hf-inference answers a list of {label, score}, best first (huggingface_hub's ZeroShotClassificationOutputElement)
+    return JSONResponse([{"label": label, "score": round(score, 6)} for label, score in ranked],
+                        headers=local_headers(model_id))
+
+
+async def _fill_mask(request, engine, model_id, inputs, params, body) -> Response:
+    texts = _texts(inputs, "fill-mask")
+    out = []
+    for text in texts:
+        mask = hf_tasks.find_mask(text)
+        if mask is None or text.count(mask) != 1:
+            raise _reject(400, f"For fill-mask, each input needs exactly one mask token, {' or '.join(hf_tasks.MASK_TOKENS)}"
+                          f" (found {0 if mask is None else text.count(mask)}): e.g. \"Paris is the [MASK] of France.\"")
+        targets = params.get("targets")
+        try:
+            out.append(await hf_tasks.fill_mask(engine, text, mask, _int_param(params, "top_k") or 5,
+                                                [targets] if isinstance(targets, str) else targets))
+        except ValueError as e:
+            raise _reject(400, f"For fill-mask, {e} (a limitation of the local model, which reads left to right).") \
+                from None
+    return JSONResponse(out[0] if isinstance(inputs, str) else out, headers=local_headers(model_id))
+
+
+async def _question_answering(request, engine, model_id, inputs, params, body) -> Response:
+    if not isinstance(inputs, dict) or "question" not in inputs or "context" not in inputs:
+        raise _reject(400, "For question-answering, 'inputs' must be {\"question\": \"...\", \"context\": \"...\"}.")
+    question = _texts(inputs["question"], "question-answering", allow_list=False, name="inputs.question")[0]
+    context = _texts(inputs["context"], "question-answering", allow_list=False, name="inputs.context")[0]
+    top_k = _int_param(params, "top_k") or 1
+    answers = await hf_tasks.answer_question(engine, lambda texts: _embed(request, texts), question, context, top_k)
+    # one object when top_k is 1 (as hf-inference answers), else a list
+    return JSONResponse(answers[0] if top_k == 1 and answers else answers, headers=local_headers(model_id))
+
+
 _HANDLERS: dict[str, Callable[..., Awaitable[Response]]] = {
     "text-classification": _text_classification, "sentiment-analysis": _text_classification,
     "token-classification": _token_classification, "ner": _token_classification,
     "summarization": _summarization, "translation": _translation,
     "feature-extraction": _feature_extraction, "sentence-similarity": _sentence_similarity,
     "text-generation": _text_generation, "text2text-generation": _text_generation,
+    "zero-shot-classification": _zero_shot_classification, "fill-mask": _fill_mask,
+    "question-answering": _question_answering,
 }
 
 
