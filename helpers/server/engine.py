@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 DEFAULT_MAX_TOKENS = 256  # local answers are capped so a CPU stays responsive; ask for more with max_tokens
+SCHEMA_ROOM = 4 * DEFAULT_MAX_TOKENS  # a JSON answer's limit when the caller set none (cut JSON is useless)
 CONTEXT_TOKENS = 2048  # the context of one request: engine_child's 4096 tokens split between its 2 slots
 
 
@@ -328,14 +329,20 @@ class LlamaEngine:
         gen = await self._chat(body)
         if json_schema is not None and max_tokens is None and gen.finish_reason == "length":
             # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
-            gen = await self._chat({**body, "max_tokens": 4 * DEFAULT_MAX_TOKENS, "temperature": 0.0})
+            gen = await self._chat({**body, "max_tokens": SCHEMA_ROOM, "temperature": 0.0})
         return gen
 
     async def stream(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
                      top_p: float | None = None, stop: Any = None, seed: int | None = None,
                      json_schema: dict | None = None) -> AsyncIterator[str | Generation]:
-        """Yield the answer piece by piece (str), then one final ``Generation`` with the whole text and usage."""
+        """Yield the answer piece by piece (str), then one final ``Generation`` with the whole text and usage.
+
+        A JSON answer (``json_schema``) with no ``max_tokens`` from the caller gets room up front (what
+        ``generate`` gives its retry): a stream cannot be taken back and retried once it was cut.
+        """
         self._check_size([str(m.get("content") or "") for m in messages])
+        if json_schema is not None and max_tokens is None:
+            max_tokens = SCHEMA_ROOM
         body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
                                 **_options(max_tokens, temperature, top_p, stop, seed)}
         if json_schema is not None:
@@ -371,6 +378,33 @@ class LlamaEngine:
         finish = "length" if last.get("stop_type") == "limit" or last.get("truncated") else "stop"
         return Generation("".join(parts), last.get("tokens_evaluated", 0), last.get("tokens_predicted", 0),
                           finish, None, last.get("timings", {}))
+
+    async def complete_stream(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
+                              top_p: float | None = None, stop: Any = None,
+                              seed: int | None = None) -> AsyncIterator[str | Generation]:
+        """``complete`` piece by piece (str), then one final ``Generation`` with the whole text and usage."""
+        self._check_size([prompt])
+        opts = _options(max_tokens, temperature, top_p, stop, seed)
+        body: dict[str, Any] = {"prompt": prompt, "n_predict": opts.pop("max_tokens"), **opts, "stream": True}
+        parts: list[str] = []
+        last: dict = {}
+        async with contextlib.aclosing(self._events("/completion", body)) as events:
+            async for event in events:
+                if event.get("content"):
+                    parts.append(event["content"])
+                    yield event["content"]
+                last = event
+        finish = "length" if last.get("stop_type") == "limit" or last.get("truncated") else "stop"
+        yield Generation("".join(parts), last.get("tokens_evaluated", 0), last.get("tokens_predicted", 0),
+                         finish, None, last.get("timings", {}))
+
+    async def count_prompt_tokens(self, messages: list[dict]) -> int:
+        """How many tokens ``messages`` are as the model reads them (its chat template applied), the count an
+        answer's usage reports as its prompt tokens."""
+        self._check_size([str(m.get("content") or "") for m in messages])
+        prompt = (await self._post("/apply-template", {"messages": messages}))["prompt"]
+        data = await self._post("/tokenize", {"content": prompt, "parse_special": True})
+        return len(data.get("tokens", []))
 
     async def tokenize(self, text: str) -> list[tuple[int, str]]:
         """The model's tokens for ``text``: a list of (token id, piece)."""
@@ -495,6 +529,14 @@ class FallbackEngine:
     async def complete(self, prompt: str, **kw: Any) -> Generation:
         return await self.generate([{"role": "user", "content": prompt}], **kw)
 
+    async def complete_stream(self, prompt: str, **kw: Any) -> AsyncIterator[str | Generation]:
+        async for piece in self.stream([{"role": "user", "content": prompt}], **kw):
+            yield piece
+
+    async def count_prompt_tokens(self, messages: list[dict]) -> int:
+        check_prompt_size(sum(len(str(m.get("content") or "")) for m in messages), self.context_tokens)
+        return sum(len(_WORD.findall(str(m.get("content", "")))) for m in messages)
+
     async def tokenize(self, text: str) -> list[tuple[int, str]]:
         return [(abs(hash(w)) % 49152, w) for w in _WORD.findall(text)]
 
@@ -521,6 +563,8 @@ def schema_instance(schema: dict, seed_text: str = "", _defs: dict | None = None
         props = schema.get("properties", {})
         required = schema.get("required", list(props))
         return {k: schema_instance(props[k], seed_text, defs) for k in props if k in required}
+    if t == "array" and isinstance(schema.get("prefixItems"), list):
+        return [schema_instance(s, seed_text, defs) for s in schema["prefixItems"]]
     if t == "array":
         n = schema.get("minItems", 0)
         return [schema_instance(schema.get("items", {}), seed_text, defs) for _ in range(n)]

@@ -145,8 +145,8 @@ async def models_route(request: Request) -> Response:
         return faults.bad_request("openai", f"Invalid URL ({request.method} {request.url.path})", 404)
     if rest:
         request.path_params["model"] = rest
-        return await openai_api.get_model(request)
-    return await openai_api.list_models(request)
+        return await openai_api.with_request_id(openai_api.get_model)(request)
+    return await openai_api.with_request_id(openai_api.list_models)(request)
 
 
 async def health(request: Request) -> Response:

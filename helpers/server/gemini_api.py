@@ -6,7 +6,12 @@ a schema, function calling), ``:streamGenerateContent?alt=sse``, ``:countTokens`
 
 Google's JSON accepts each field in camelCase (``systemInstruction``) or in its proto name
 (``system_instruction``); so does this module. Images cannot be seen by the local model: they
-become a note in the prompt saying so.
+become a note in the prompt saying so. A PDF's text is read (with ``pypdf`` when it is installed) and
+given to the model, labelled; ``countTokens`` counts its pages as Gemini does.
+
+Gemini's built-in tools answer honestly: ``googleSearch`` in Gemini's shape but with a labelled statement that
+no web search was made, ``codeExecution`` with the code the local model wrote and a result saying it was not run.
+An unknown model name is Google's 404 NOT_FOUND, for the API version and method of the path requested.
 
 Every field the server reads is checked first (``check_generate``): a wrong type or value is Google's 400
 INVALID_ARGUMENT naming the field, before any work and before a stream starts. Embeddings: at most 100
@@ -15,7 +20,10 @@ requests a batch; an input is cut to gemini-embedding-001's 2,048 tokens, as Goo
 from __future__ import annotations
 
 import base64
+import binascii
+import io
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -26,7 +34,7 @@ import secrets
 from .. import models as catalogue
 from . import faults, grounding, model_rules, thinking, toolcall
 from .grounding import TOOL_RESULT_PREFIX
-from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
+from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, api_key, backend, budget, check_faults, engine_error, local_headers,
                      new_id, note, primed, read_json, refuse, sse, supervise)
 from .embeddings import embed_batched, truncate
 from .engine import EngineError, Generation
@@ -76,6 +84,70 @@ def _decode_text(data: Any) -> str | None:
         return None
 
 
+# ---------------------------------------------------------------------- PDF documents
+
+PDF_MIME = "application/pdf"
+PDF_MAX_CHARS = 12_000  # the most of a PDF's text given to the local model (its context is 8,192 tokens)
+# Tokens per PDF page, as Google documents them (read 2026-11-30): "Each document page is equivalent to 258 tokens"
+# (ai.google.dev/gemini-api/docs/document-processing, the Gemini 2.x figure), while the media-resolution page gives
+# Gemini 3 models a default of MEDIA_RESOLUTION_MEDIUM for PDFs, 560 tokens a page (ai.google.dev/gemini-api/docs/
+# media-resolution, "Token counts"; the two pages disagree, and the newer one is about Gemini 3).
+PDF_PAGE_TOKENS_GEMINI_3 = 560
+PDF_PAGE_TOKENS_OLDER = 258
+
+
+def _decode_bytes(data: Any) -> bytes | None:
+    raw = str(data or "")
+    try:
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_" if ("-" in raw or "_" in raw) else None)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def pdf_pages_and_text(data: bytes) -> tuple[int, str | None]:
+    """(pages, the text of every page or None when it cannot be read) of a PDF given as bytes.
+
+    The text comes from ``pypdf`` when it is installed; without it only the pages are counted (from the page
+    objects in the file), and the text is None.
+    """
+    try:
+        import pypdf
+    except ImportError:
+        pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
+        return max(pages, 1), None
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+    except Exception:  # pypdf raises many kinds of error for a damaged or encrypted file
+        return max(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data)), 1), None
+    return len(texts), "\n\n".join(t for t in texts if t)
+
+
+def pdf_note(data: Any) -> str:
+    """What the local model reads for an inline PDF: its text, labelled, or a plain statement that it cannot."""
+    raw = _decode_bytes(data)
+    if not raw or not raw.startswith(b"%PDF"):
+        return "[A file marked as a PDF was attached, but it is not a PDF, so the local server could not read it.]"
+    pages, text = pdf_pages_and_text(raw)
+    if text is None:
+        return (f"[A PDF of {pages} page(s) was attached. The local server could not read its text (it reads PDFs "
+                "with the pypdf package, which is not installed or could not read this file), so the local model "
+                "cannot see the document.]")
+    if not text.strip():
+        return (f"[A PDF of {pages} page(s) was attached. It has no text the local server can read (scanned pages "
+                "are pictures), so the local model cannot see what it shows.]")
+    cut = len(text) > PDF_MAX_CHARS
+    return (f"[The text of the attached PDF ({pages} page(s)), as read by the local server"
+            f"{', cut to its first ' + format(PDF_MAX_CHARS, ',') + ' characters' if cut else ''}:]\n"
+            f"{text[:PDF_MAX_CHARS]}\n[End of the PDF's text.]")
+
+
+def pdf_page_tokens(model: str) -> int:
+    """Tokens one PDF page counts for ``model`` (Gemini 3 and later: 560; earlier models: 258)."""
+    m = re.match(r"gemini-(\d+)", faults.base_model(model))
+    return PDF_PAGE_TOKENS_GEMINI_3 if m and int(m.group(1)) >= 3 else PDF_PAGE_TOKENS_OLDER
+
+
 def part_text(part: Any) -> str:
     """What the local model reads for one Gemini part."""
     if isinstance(part, str):
@@ -90,6 +162,8 @@ def part_text(part: Any) -> str:
     if blob is not None:
         mime = str(field(blob, "mimeType", "application/octet-stream"))
         size = _size_of_base64(field(blob, "data"))
+        if mime == PDF_MIME:
+            return pdf_note(field(blob, "data"))
         if mime.startswith("text/") or mime in ("application/json", "application/xml"):
             decoded = _decode_text(field(blob, "data"))
             if decoded is not None:
@@ -223,6 +297,74 @@ def function_tools(tools: Any) -> list[dict]:
             out.append({"name": name, "description": field(decl, "description", ""),
                         "parameters": toolcall.normalize_schema(params) if params else None})
     return out
+
+
+SEARCH_TOOLS = ("googleSearch", "googleSearchRetrieval")
+CODE_TOOL = "codeExecution"
+
+
+def builtin_tools(tools: Any) -> set[str]:
+    """Which of Gemini's built-in tools a request asks for: "search" (Grounding with Google Search), "code"."""
+    asked: set[str] = set()
+    for tool in tools or []:
+        if any(field(tool, name) is not None for name in SEARCH_TOOLS):
+            asked.add("search")
+        if field(tool, CODE_TOOL) is not None:
+            asked.add("code")
+    return asked
+
+
+# Grounding with Google Search (tools=[types.Tool(google_search=types.GoogleSearch())]). Live, the model may search
+# the web; the candidate then carries groundingMetadata with webSearchQueries, groundingChunks (each {web: {uri,
+# title}}), groundingSupports and a searchEntryPoint (field names: google-genai 3.4.0 types.GroundingMetadata; REST
+# reference GroundingMetadata). The local server cannot search the web and never invents results: its candidate has
+# an empty groundingMetadata ({}: no queries, no sources, as Google sends when the model chose not to search) and the
+# text starts with this labelled statement.
+NO_SEARCH_NOTE = ("[Local server: Google Search is not available here, so no web search was made. This answer comes "
+                  "from the small local model alone, without sources, and may be wrong or out of date.]\n\n")
+
+# Code execution (tools=[types.Tool(code_execution=types.ToolCodeExecution())]). Live, the model writes Python, Google
+# runs it in a sandbox and the model answers from its output: the parts are executableCode {language: "PYTHON", code},
+# codeExecutionResult {outcome: "OUTCOME_OK" | "OUTCOME_FAILED" | "OUTCOME_DEADLINE_EXCEEDED", output}, then text
+# (google-genai 3.4.0 types.ExecutableCode, CodeExecutionResult, Outcome). The local server keeps that shape with the
+# honest half it can do: the local model really writes the code, but the server never runs it (running code a model
+# wrote on a learner's machine, outside a sandbox, would be unsafe). So the result is OUTCOME_FAILED, whose output
+# says plainly that the code was not run, and the final text is labelled as the local model's answer without it.
+# The local model writes the code under a JSON schema (one Python expression, printed), after two worked examples:
+# free text from a 135M model is mostly prose. Its expressions are code-shaped and often wrong; it is never run.
+CODE_WRITER_PROMPT = ("You write Python. Answer with a JSON object whose 'expression' is one Python expression "
+                      "that computes the answer to the user's question.")
+CODE_EXAMPLES = [{"role": "user", "content": "What is 12 times 7?"},
+                 {"role": "assistant", "content": '{"expression": "12 * 7"}'},
+                 {"role": "user", "content": "How many letters are in the word 'banana'?"},
+                 {"role": "assistant", "content": '{"expression": "len(\'banana\')"}'}]
+CODE_SCHEMA = {"type": "object", "properties": {"expression": {"type": "string", "maxLength": 200}},
+               "required": ["expression"], "additionalProperties": False}
+CODE_MAX_TOKENS = 120
+NOT_RUN_OUTPUT = ("Not run: the course's local server does not execute code (live, Google runs it in a sandbox and "
+                  "this field holds what it printed). Read the code, and run it yourself if you trust it.")
+NOT_RUN_NOTE = ("[Local server: the code above was not run, so this answer comes from the small local model without "
+                "its output, and may be wrong.]\n\n")
+
+
+async def write_code(engine, messages: list[dict], max_tokens: int | None) -> Generation:
+    """The local model's Python program for the conversation's last request (never run), as a Generation."""
+    last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    asked = [{"role": "system", "content": CODE_WRITER_PROMPT}, *CODE_EXAMPLES, {"role": "user", "content": last}]
+    gen = await engine.generate(asked, max_tokens=min(max_tokens or CODE_MAX_TOKENS, CODE_MAX_TOKENS),
+                                json_schema=CODE_SCHEMA)
+    try:
+        expression = str(json.loads(gen.text).get("expression", "")).strip()
+    except (ValueError, AttributeError):
+        expression = ""
+    code = f"print({expression})" if expression else "# (the local model wrote no code)"
+    return Generation(code, gen.prompt_tokens, gen.completion_tokens, gen.finish_reason)
+
+
+def code_parts(code: Generation) -> list[dict]:
+    """The executableCode and codeExecutionResult parts of a code-execution answer (the code not run)."""
+    return [{"executableCode": {"language": "PYTHON", "code": code.text}},
+            {"codeExecutionResult": {"outcome": "OUTCOME_FAILED", "output": NOT_RUN_OUTPUT}}]
 
 
 def calling_mode(tool_config: Any, tools: list[dict]) -> tuple[str | None, str | None, list[dict]]:
@@ -475,6 +617,20 @@ class _Request:
         self.n = n
         tools = function_tools(field(body, "tools"))
         self.mode, self.forced, self.tools = calling_mode(field(body, "toolConfig"), tools)
+        self.builtin = builtin_tools(field(body, "tools"))
+
+    def notes_first(self, code: Generation | None) -> list[dict]:
+        """The parts that come before the answer's text: the unrun code, and the labelled statements."""
+        note = ""
+        if self.schema is None:  # a JSON answer stays valid JSON: the statements then go to the inspector's notes
+            note = (NO_SEARCH_NOTE if "search" in self.builtin else "") + (NOT_RUN_NOTE if code else "")
+        return (code_parts(code) if code else []) + ([{"text": note}] if note else [])
+
+    async def code(self, engine) -> Generation | None:
+        """The local model's code when the request offers codeExecution (and is not a JSON answer)."""
+        if "code" not in self.builtin or self.schema is not None:
+            return None
+        return await write_code(engine, self.messages, self.opts["max_tokens"])
 
     def work(self) -> int:
         """This request's size for the work queue (``common.budget``)."""
@@ -488,6 +644,26 @@ class _Request:
 def _noted(request: Request, req: _Request) -> None:
     for line in req.plan.notes:
         model_rules.note(request.scope, line)
+    if "search" in req.builtin:
+        note(request, "googleSearch: the local server cannot search the web; the answer comes from the local model "
+                      "alone and its groundingMetadata is empty")
+    if "code" in req.builtin:
+        note(request, "codeExecution: the local model writes the code, but the local server never runs it")
+
+
+def _merge_text(parts: list[dict]) -> list[dict]:
+    """Parts with a leading statement joined to the answer's text part that follows it (one text part, as Gemini sends)."""
+    if len(parts) >= 2 and set(parts[-2]) == {"text"} and set(parts[-1]) == {"text"}:
+        return parts[:-2] + [{"text": parts[-2]["text"] + parts[-1]["text"]}]
+    return parts
+
+
+def _grounded(cands: list[dict], req: _Request) -> list[dict]:
+    """Candidates with Gemini's groundingMetadata when Google Search was offered (empty: no search was made)."""
+    if "search" in req.builtin:
+        for c in cands:
+            c["groundingMetadata"] = {}
+    return cands
 
 
 async def _think(engine, req: _Request) -> tuple[Generation | None, bool]:
@@ -511,6 +687,7 @@ def _out_of_tokens(thought: Generation | None, req: _Request, rid: str) -> dict:
 async def generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     req = _Request(body, model)
+    require_known(request, model)
     _noted(request, req)
     req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     await admit(request, "gemini", work=req.work())
@@ -521,21 +698,28 @@ async def generate_content(request: Request, model: str) -> Response:
         if spent:
             return JSONResponse(_out_of_tokens(thought, req, rid), headers=headers)
         if req.wants_call():
-            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, request.scope, **req.opts)
-            parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
+            found, gen = await toolcall.make_calls(engine, req.messages, req.tools, req.forced, request.scope,
+                                                   **req.opts)
+            # Gemini signs only the first of parallel calls (ai.google.dev/gemini-api/docs/thought-signatures,
+            # read 2026-11-30); model_rules.check_function_turns checks that first one only
+            calls = [{"functionCall": {"name": name, "args": args}} for name, args in found]
+            parts = thought_parts(thought, req.plan) + [signed(calls[0], req.plan)] + calls[1:]
             return JSONResponse(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)), headers=headers)
+        code = await req.code(engine)
         gens = [await engine.generate(req.messages, json_schema=req.schema, **req.opts) for _ in range(req.n)]
     except EngineError as e:
         return engine_error("gemini", e)
-    cands = [candidate(thought_parts(thought, req.plan) + [{"text": _enum_text(g.text) if req.enum else g.text}],
-                       finish_reason(g), i) for i, g in enumerate(gens)]
-    return JSONResponse(reply(cands, rid, usage(gens[0], sum(g.completion_tokens for g in gens), thought)),
-                        headers=headers)
+    cands = _grounded([candidate(thought_parts(thought, req.plan) + _merge_text(
+        req.notes_first(code) + [{"text": _enum_text(g.text) if req.enum else g.text}]), finish_reason(g), i)
+        for i, g in enumerate(gens)], req)
+    written = sum(g.completion_tokens for g in gens) + (code.completion_tokens if code else 0)
+    return JSONResponse(reply(cands, rid, usage(gens[0], written, thought)), headers=headers)
 
 
 async def stream_generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     req = _Request(body, model)
+    require_known(request, model)
     _noted(request, req)
     req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     if req.n > 1:
@@ -550,13 +734,20 @@ async def stream_generate_content(request: Request, model: str) -> Response:
         if spent:
             events = _single(_out_of_tokens(thought, req, rid))
         elif req.wants_call():
-            name, args, gen = await toolcall.make_call(engine, req.messages, req.tools, req.forced, request.scope, **req.opts)
-            parts = thought_parts(thought, req.plan) + [signed({"functionCall": {"name": name, "args": args}}, req.plan)]
+            found, gen = await toolcall.make_calls(engine, req.messages, req.tools, req.forced, request.scope,
+                                                   **req.opts)
+            # Gemini signs only the first of parallel calls (ai.google.dev/gemini-api/docs/thought-signatures,
+            # read 2026-11-30); model_rules.check_function_turns checks that first one only
+            calls = [{"functionCall": {"name": name, "args": args}} for name, args in found]
+            parts = thought_parts(thought, req.plan) + [signed(calls[0], req.plan)] + calls[1:]
             events = _single(reply([candidate(parts, "STOP")], rid, usage(gen, thought=thought)))
         else:
+            code = await req.code(engine)
             stream = engine.stream(req.messages, json_schema=req.schema, **req.opts)
             first = await stream.__anext__()  # engine errors (too long a prompt) become a proper HTTP error
-            events = _text_chunks(first, stream, rid, req.enum, thought, thought_parts(thought, req.plan))
+            events = _text_chunks(first, stream, rid, req.enum, thought,
+                                  thought_parts(thought, req.plan) + req.notes_first(code),
+                                  grounded="search" in req.builtin, extra_tokens=code.completion_tokens if code else 0)
     except EngineError as e:
         return engine_error("gemini", e)
     if sse_mode:
@@ -569,8 +760,13 @@ async def _single(chunk: dict):
 
 
 async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool, thought: Generation | None = None,
-                       summary: list[dict] | None = None):
-    """Gemini stream chunks: each carries the next piece; the last adds finishReason and usage."""
+                       summary: list[dict] | None = None, grounded: bool = False, extra_tokens: int = 0):
+    """Gemini stream chunks: each carries the next piece; the last adds finishReason and usage.
+
+    ``summary``: parts sent first (a thought summary, unrun code, labelled statements); ``grounded``: the last chunk
+    carries an empty groundingMetadata (Google Search was offered, none was made); ``extra_tokens``: output tokens
+    written before the answer (the code), added to the usage.
+    """
     if summary:
         yield reply([candidate(summary, None)], rid, None)
     held: str | None = None
@@ -594,7 +790,10 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool, th
     if final is None:
         final = Generation(held or "", 0, 0)
     text = _enum_text(final.text) if enum else held or ""  # the enum value without its JSON quotes
-    yield reply([candidate([{"text": text}], finish_reason(final))], rid, usage(final, thought=thought))
+    last = candidate([{"text": text}], finish_reason(final))
+    if grounded:
+        last["groundingMetadata"] = {}
+    yield reply([last], rid, usage(final, final.completion_tokens + extra_tokens, thought=thought))
 
 
 # ---------------------------------------------------------------------- countTokens
@@ -609,19 +808,32 @@ async def count_tokens(request: Request, model: str) -> Response:
         check_generate(source)
     except BadParam as e:
         raise refuse("gemini", e) from None
+    require_known(request, model)
     try:
-        messages = to_engine_messages(normalize_contents(source["contents"]), field(source, "systemInstruction"))
+        contents = normalize_contents(source["contents"])
+        messages = to_engine_messages(contents, field(source, "systemInstruction"))
     except ValueError as e:
         raise invalid(f"Invalid 'contents': {e}.") from e
+    pages = 0
+    for c in contents:  # a PDF counts by the page, as Gemini counts it, not by the words the local server reads
+        for p in c["parts"]:
+            blob = field(p, "inlineData") if isinstance(p, dict) else None
+            if blob is not None and str(field(blob, "mimeType", "")) == PDF_MIME:
+                raw = _decode_bytes(field(blob, "data")) or b""
+                pages += pdf_pages_and_text(raw)[0] if raw.startswith(b"%PDF") else 0
+                messages = [{"role": m["role"], "content": m["content"].replace(pdf_note(field(blob, "data")), "")}
+                            for m in messages]
     engine = backend(request).engine
     try:
-        total = 0
+        text = 0
         for m in messages:
-            total += await engine.count_tokens(m["content"]) if m["content"] else 0
+            text += await engine.count_tokens(m["content"]) if m["content"].strip() else 0
     except EngineError as e:
         return engine_error("gemini", e)
-    return JSONResponse({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]},
-                        headers=local_headers(model))
+    documents = pages * pdf_page_tokens(model)
+    details = [{"modality": "TEXT", "tokenCount": text}] + (
+        [{"modality": "DOCUMENT", "tokenCount": documents}] if documents else [])
+    return JSONResponse({"totalTokens": text + documents, "promptTokensDetails": details}, headers=local_headers(model))
 
 
 # ---------------------------------------------------------------------- embeddings
@@ -698,6 +910,7 @@ async def _embed(request: Request, items: list[tuple[str, str, int | None]]) -> 
 async def embed_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
     item = _embed_item(body, model, Fields("gemini", body, request_name="EmbedContentRequest"))
+    require_known(request, model)
     values = (await _embed(request, [item]))[0]
     return JSONResponse({"embedding": {"values": values}}, headers=local_headers(model))
 
@@ -716,8 +929,81 @@ async def batch_embed_contents(request: Request, model: str) -> Response:
         if not isinstance(r, dict):
             raise refuse("gemini", listing.wrong_type(i, "an object {model, content}", r))
         items.append(_embed_item(r, model, listing.child(i, r)))
+    require_known(request, model)
     vectors = await _embed(request, items)
     return JSONResponse({"embeddings": [{"values": v} for v in vectors]}, headers=local_headers(model))
+
+
+# ---------------------------------------------------------------------- unknown and retired models
+
+# Gemini's 404 for a model it does not serve (the same text for a name that never existed and for a shut-down model),
+# naming the API version and the method of the path requested: "models/gemini-1.5-flash is not found for API version
+# v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their
+# supported methods." (openclaw#14036, 2026-02-11; adk-python#200; with "v1" and "v1 or": laravel#32). google-genai
+# 3.4.0 calls /v1/ by default (_api_client.py, GOOGLE_AI_API_DEFAULT_VERSION = 'v1'), /v1beta/ when asked.
+NOT_FOUND = ("models/{model} is not found for API version {version}, or is not supported for {method}. "
+             "Call ListModels to see the list of available models and their supported methods.")
+
+# Names the local server answers although the catalogue does not list them: Google's current naming scheme for
+# Gemini 3 and later, gemini-<generation>-<pro|flash|flash-lite>[-preview|-image|...] (ai.google.dev deprecations
+# page, 2026: gemini-3.5-flash, gemini-3.1-flash-image, gemini-3.1-pro-preview ...), the -latest aliases (changelog
+# 2026-01-21: gemini-pro-latest, gemini-flash-latest) and gemini-embedding-<n> (gemini-embedding-2, 2026). Older
+# generations (1.x, 2.0, 2.5) are answered only when the catalogue lists them: most are shut down.
+GEMINI_FAMILY = re.compile(r"gemini-(?:[3-9]|[1-9]\d)(?:\.\d+)?-(?:pro|flash|flash-lite)(?:-[a-z0-9.]+)*"
+                           r"|gemini-(?:pro|flash|flash-lite)-latest|gemini-embedding-\d+")
+
+
+def _route(request: Request) -> tuple[str, str]:
+    """(API version, method) of a Gemini models path such as ``/v1beta/models/m:generateContent``.
+
+    ``GET models/{m}`` is named "get": the wording of Google's 404 for that call was not found in any stored source
+    (2026-11-30), so the local server uses the same sentence as for the other methods.
+    """
+    path = request.url.path
+    method = path.rsplit(":", 1)[1] if ":" in path.rsplit("/", 1)[-1] else "get"
+    return path.split("/")[1], method
+
+
+def is_known(model: str) -> bool:
+    """True for a name Gemini answers: in the catalogue, a current Gemini family name, or the local model's."""
+    name = faults.base_model(model.split("/", 1)[1] if model.startswith("models/") else model)
+    local = catalogue.catalogue().get("local", {})
+    if name in (LOCAL_MODEL, local.get("chat"), local.get("display_name")) or catalogue.info("gemini", name):
+        return True
+    purposes = {catalogue.get("gemini", p) for p in catalogue.purposes("gemini")}
+    return name in purposes or name in catalogue.fallbacks("gemini") or bool(GEMINI_FAMILY.fullmatch(name))
+
+
+def not_found(request: Request, model: str, hint: str = "") -> Reject:
+    """Gemini's 404 NOT_FOUND for ``model``, worded for the path requested."""
+    version, method = _route(request)
+    message = NOT_FOUND.format(model=faults.base_model(model), version=version, method=method)
+    return Reject(faults.gemini_error(404, message + hint + " (from the course's local server)"))
+
+
+def require_known(request: Request, model: str) -> None:
+    """Raise Gemini's 404 for a model name Gemini would not answer (checked after the request body)."""
+    if not is_known(model):
+        current = catalogue.chat("gemini")
+        raise not_found(request, model, f" A current model is `{current}` (see helpers/models.toml).")
+
+
+def check_retired(request: Request, model: str) -> None:
+    """Raise Gemini's 404 for a catalogue model that is shut down (and not redirected to its replacement)."""
+    if faults.find_fault(model, request.headers.get("x-course-simulate"), api_key(request)):
+        return  # a teaching error asked for by name wins, as in common.check_faults
+    entry = catalogue.info("gemini", faults.base_model(model))
+    if entry is None or entry.status_on() != "shut_down" or (entry.after_shutdown == "redirect" and entry.replacement):
+        return
+    when = f" on {entry.shutdown}" if entry.shutdown else ""
+    instead = f": use `{entry.replacement}` instead" if entry.replacement else ""
+    raise not_found(request, model, f" It was shut down{when}{instead}.")
+
+
+async def unsupported_method(request: Request, model: str) -> Response:
+    """A method Gemini has but the local server does not serve for this model (Imagen's ``predict``): Gemini's 404."""
+    require_known(request, model)
+    raise not_found(request, model)
 
 
 # ---------------------------------------------------------------------- models
@@ -733,24 +1019,36 @@ def model_ids() -> list[tuple[str, list[str]]]:
         out.setdefault(mid, CHAT_METHODS)
     for (provider, mid), m in catalogue.entries().items():
         if provider == "gemini" and m.status_on() != "shut_down":
-            out.setdefault(mid, EMBED_METHODS if m.dimensions else CHAT_METHODS)
+            out.setdefault(mid, EMBED_METHODS if m.dimensions or "embedding" in mid else CHAT_METHODS)
     return list(out.items())
 
 
+def display_name(mid: str) -> str:
+    """A readable name in Google's style: gemini-3.5-flash-lite -> "Gemini 3.5 Flash-Lite"."""
+    words = mid.split("-")
+    out = []
+    for i, w in enumerate(words):
+        if w == "lite" and out and out[-1] == "Flash":
+            out[-1] = "Flash-Lite"
+        else:
+            out.append(w.capitalize() if w.isalpha() else w)
+    return " ".join(out)
+
+
 def model_obj(mid: str, methods: list[str] | None = None) -> dict:
-    """One ``Model`` resource, as ``GET models/{m}`` returns it."""
+    """One ``Model`` resource, as ``GET models/{m}`` and ``GET models`` return it (token limits from the catalogue)."""
     mid = mid.split("/", 1)[1] if mid.startswith("models/") else mid
     known = dict(model_ids())
     methods = methods or known.get(mid) or (EMBED_METHODS if "embedding" in mid else CHAT_METHODS)
-    note = "" if mid in known else " This id is not in the course catalogue; the local server answers to any name."
     chat = "embedContent" not in methods
     m = catalogue.info("gemini", mid)
     d: dict[str, Any] = {
         "name": f"models/{mid}", "baseModelId": mid, "version": "local",
-        "displayName": f"{mid} (local stand-in)",
+        "displayName": f"{display_name(mid)} (local stand-in)",
         "description": f"Served by the course's local server: answers come from {LOCAL_MODEL}, not from Google. "
-                       f"Token limits are the local model's.{note}",
-        "inputTokenLimit": (m.context_tokens if m and m.context_tokens else LOCAL_CONTEXT) if chat else 2048,
+                       f"Token limits: the real model's where the course catalogue lists them, otherwise the local "
+                       f"model's ({LOCAL_CONTEXT:,} tokens).",
+        "inputTokenLimit": (m.context_tokens if m and m.context_tokens else LOCAL_CONTEXT) if chat else EMBED_MAX_TOKENS,
         "outputTokenLimit": (m.max_output_tokens if m and m.max_output_tokens else 2048) if chat else 1,
         "supportedGenerationMethods": list(methods)}
     if chat:
@@ -776,6 +1074,10 @@ async def list_models(request: Request) -> Response:
 
 # ---------------------------------------------------------------------- routing
 
+# Methods of Gemini's models API the local server does not serve: Imagen's predict (client.models.generate_images),
+# Veo's predictLongRunning (generate_videos). Gemini answers them, for a model without them, with its 404.
+UNSERVED_ACTIONS = ("predict", "predictLongRunning")
+
 HANDLERS = {"generateContent": generate_content, "streamGenerateContent": stream_generate_content,
             "countTokens": count_tokens, "embedContent": embed_content, "batchEmbedContents": batch_embed_contents}
 
@@ -792,9 +1094,11 @@ async def models_endpoint(request: Request, version: str, rest: str | None) -> R
         if request.method != "GET":
             raise invalid(f"Invalid URL ({request.method} {request.url.path}): POST to models/{model}:generateContent "
                           "(or another method such as :streamGenerateContent).", 404)
+        check_retired(request, model)
         await check_faults(request, "gemini", model)
+        require_known(request, model)
         return JSONResponse(model_obj(model), headers=local_headers(model))
-    handler = HANDLERS.get(action)
+    handler = HANDLERS.get(action) or (unsupported_method if action in UNSERVED_ACTIONS else None)
     if handler is None:
         raise invalid(f"Invalid URL: the method {action!r} does not exist for models on API version {version}. "
                       f"Methods served: {', '.join(ACTIONS)}.", 404)
@@ -802,6 +1106,7 @@ async def models_endpoint(request: Request, version: str, rest: str | None) -> R
         raise invalid(f"Invalid URL ({request.method} {request.url.path}): models/{{model}}:{action} needs POST.", 404)
 
     async def work() -> Response:
+        check_retired(request, model)
         await check_faults(request, "gemini", model)
         return await handler(request, model)
 

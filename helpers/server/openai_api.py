@@ -1,7 +1,10 @@
 """The OpenAI wire protocol, also spoken by Groq (under ``/openai/v1``) and LM Studio.
 
-Endpoints: ``chat/completions`` (plain, streaming, tools, JSON mode, JSON schema), ``responses``
-(plain, streaming, function tools, JSON schema), ``models``, ``embeddings`` (float and base64).
+Endpoints: ``chat/completions`` (plain, streaming, tools with parallel calls, JSON mode, JSON schema),
+``responses`` (plain, streaming, function tools, JSON schema, stored and background responses: ``GET
+responses/{id}``, ``POST responses/{id}/cancel``; ``responses/input_tokens``), the legacy ``completions``
+(OpenAI and LM Studio only), ``models``, ``embeddings`` (float and base64). Every answer carries an
+``x-request-id`` header, as OpenAI's and Groq's do.
 
 Every field the server reads is checked first (``check_chat``, ``check_responses``, ``check_embeddings``): a
 wrong type or value is OpenAI's 400 with ``param`` naming it, before any work and before a stream starts.
@@ -9,11 +12,15 @@ Embeddings are capped as OpenAI caps them (8,192 tokens an input, 2,048 inputs, 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import re
 import time
+import uuid
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,10 +29,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import models as catalogue
-from . import grounding, model_rules, thinking, toolcall
+from . import faults, grounding, model_rules, thinking, toolcall
 from .grounding import TOOL_RESULT_PREFIX
 from .common import (LOCAL_MODEL, BadParam, Fields, Reject, admit, backend, budget, check_faults, engine_error, local_headers,
-                     new_id, now, note, primed, read_json, refuse, sse, supervise)
+                     new_id, now, primed, read_json, refuse, sse, supervise)
 from .embeddings import MAX_CHARS_PER_TOKEN, embed_batched, truncate
 from .engine import EngineError, Generation
 
@@ -75,11 +82,20 @@ def to_engine_messages(messages: list[dict]) -> list[dict]:
                 fn = call.get("function", {})
                 names[call.get("id", "")] = fn.get("name", "tool")
                 text += f"\n(I called the tool {fn.get('name')} with arguments {fn.get('arguments')}.)"
-            out.append({"role": "assistant", "content": text.strip()})
+            if out and out[-1]["role"] == "assistant" and not text_of(m.get("content")) and m.get("tool_calls"):
+                out[-1]["content"] = (out[-1]["content"] + text).strip()  # parallel calls sent as several messages
+            else:
+                out.append({"role": "assistant", "content": text.strip()})
         elif role in ("tool", "function"):
             name = names.get(m.get("tool_call_id", ""), m.get("name") or "the tool")
-            out.append({"role": "user", "content": f"{TOOL_RESULT_PREFIX}{name} returned: {text_of(m.get('content'))}\n"
-                                                   "Use this result to answer my earlier question in one or two sentences."})
+            result = f"{TOOL_RESULT_PREFIX}{name} returned: {text_of(m.get('content'))}"
+            ask = "\nUse this result to answer my earlier question in one or two sentences."
+            if out and out[-1]["role"] == "user" and out[-1]["content"].startswith(TOOL_RESULT_PREFIX):
+                # several results of parallel calls: one message that lists them all
+                out[-1]["content"] = out[-1]["content"].rsplit("\n", 1)[0] + "\n" + result + \
+                    "\nUse these results to answer my earlier question in one or two sentences."
+            else:
+                out.append({"role": "user", "content": result + ask})
         else:
             raise ValueError(f"unknown role {role!r}: use system, developer, user, assistant or tool")
     if system:
@@ -345,6 +361,7 @@ def check_responses(body: dict, provider: str) -> None:
             check_content(it, "output", required=True)
     f.string("instructions")
     f.string("previous_response_id")
+    f.boolean("background")
     check_sampling(f, provider, ("max_output_tokens",))
     f.string("truncation", ("auto", "disabled"))
     include = f.array("include")
@@ -411,7 +428,7 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
     mode, forced = forced_tool(body.get("tool_choice"))
     opts = apply_plan(options(body), plan)
     schema = grounding.apply(schema_from_response_format(body.get("response_format")), messages, opts, request.scope)
-    cid, created, t0, groq_id = new_id("chatcmpl-"), now(), time.perf_counter(), new_id("req_")
+    cid, created, t0, groq_id = new_id("chatcmpl-"), now(), time.perf_counter(), request_id(request, provider)
     headers = local_headers(model)
     if provider == "groq":
         headers.update({"x-ratelimit-limit-requests": "1000", "x-ratelimit-remaining-requests": "999",
@@ -441,12 +458,14 @@ async def chat_completions(request: Request, provider: str | None = None) -> Res
         if left is not None:
             opts["max_tokens"] = left
         if tools and toolcall.should_call(body["messages"], mode):
-            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, request.scope, **opts)
-            call = {"id": new_id("call_"), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            found, gen = await toolcall.make_calls(engine, messages, tools, forced, request.scope,
+                                                   parallel=parallel_allowed(body, forced, provider), **opts)
+            calls = [{"id": new_id("call_"), "type": "function",
+                      "function": {"name": name, "arguments": json.dumps(args)}} for name, args in found]
             if body.get("stream"):
-                return StreamingResponse(_stream_tool_call(envelope, call, gen, body, provider, t0, thought, reasoning),
-                                         media_type="text/event-stream", headers=headers)
-            msg = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None, **reasoning}
+                events = _stream_tool_calls(envelope, calls, gen, body, provider, t0, thought, reasoning)
+                return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+            msg = {"role": "assistant", "content": None, "tool_calls": calls, "refusal": None, **reasoning}
             return JSONResponse(envelope(choices=[{"index": 0, "message": msg, "logprobs": None,
                                                    "finish_reason": "tool_calls"}],
                                          usage=usage(gen, provider, time.perf_counter() - t0, thought)), headers=headers)
@@ -505,17 +524,19 @@ async def _stream_text(envelope, stream, body: dict, provider: str, t0: float, t
     yield sse("[DONE]")
 
 
-async def _stream_tool_call(envelope, call: dict, gen: Generation, body: dict, provider: str, t0: float,
-                            thought: Generation | None = None, reasoning: dict | None = None):
+async def _stream_tool_calls(envelope, calls: list[dict], gen: Generation, body: dict, provider: str, t0: float,
+                             thought: Generation | None = None, reasoning: dict | None = None):
+    """Tool calls streamed as OpenAI does: per call a head (its ``index``, id, name) then its arguments in pieces."""
     yield sse(_chunk(envelope, {"role": "assistant", "content": None}))
     if reasoning:
         yield sse(_chunk(envelope, reasoning))
-    head = {"index": 0, "id": call["id"], "type": "function",
-            "function": {"name": call["function"]["name"], "arguments": ""}}
-    yield sse(_chunk(envelope, {"tool_calls": [head]}))
-    args = call["function"]["arguments"]
-    for i in range(0, len(args), 16):
-        yield sse(_chunk(envelope, {"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 16]}}]}))
+    for index, call in enumerate(calls):
+        head = {"index": index, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""}}
+        yield sse(_chunk(envelope, {"tool_calls": [head]}))
+        args = call["function"]["arguments"]
+        for i in range(0, len(args), 16):
+            yield sse(_chunk(envelope, {"tool_calls": [{"index": index, "function": {"arguments": args[i:i + 16]}}]}))
     last = _chunk(envelope, {}, "tool_calls")
     if provider == "groq":
         last["x_groq"]["usage"] = usage(gen, provider, time.perf_counter() - t0, thought)
@@ -525,6 +546,20 @@ async def _stream_tool_call(envelope, call: dict, gen: Generation, body: dict, p
         d["object"] = "chat.completion.chunk"
         yield sse(d)
     yield sse("[DONE]")
+
+
+# Groq does not offer parallel tool calls for gpt-oss: one call a turn (lesson 06, from console.groq.com/docs/tool-use
+# as of November 2026). Not re-checked with the search tool on 2026-11-30 (the stored Groq pages do not say either way).
+ONE_CALL_A_TURN = {"groq": ("openai/gpt-oss-",)}
+
+
+def parallel_allowed(body: dict, forced: str | None, provider: str = "openai") -> bool:
+    """Whether this request lets the model make several tool calls in one turn: ``parallel_tool_calls``
+    (true unless set false), no single function forced by ``tool_choice``, and a model that makes them."""
+    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    if any(model.startswith(prefix) for prefix in ONE_CALL_A_TURN.get(provider, ())):
+        return False
+    return body.get("parallel_tool_calls") is not False and forced is None
 
 
 # ---------------------------------------------------------------------- Responses API
@@ -574,10 +609,12 @@ def _response_object(rid: str, body: dict, output: list[dict], gen: Generation |
             "output": output, "error": None,
             "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
             "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-            "parallel_tool_calls": True, "previous_response_id": body.get("previous_response_id"),
+            "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
+            "previous_response_id": body.get("previous_response_id"),
             "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
             "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools", []),
-            "text": {"format": fmt}, "truncation": "disabled", "metadata": {}, "store": True,
+            "text": {"format": fmt}, "truncation": "disabled", "metadata": body.get("metadata") or {},
+            "store": body.get("store") is not False, "background": bool(body.get("background")),
             "usage": None if gen is None else {
                 "input_tokens": gen.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
                 "output_tokens": gen.completion_tokens + reasoning,
@@ -599,11 +636,27 @@ def _remember(rid: str, msgs: list[dict], output: list[dict]) -> None:
         _previous.popitem(last=False)
 
 
-async def responses(request: Request) -> Response:
-    provider = provider_of(request)
-    body = await read_json(request, provider, ("model", "input"))
-    model = body["model"] if isinstance(body["model"], str) else ""
-    await check_faults(request, provider, model)
+@dataclass
+class _Turn:
+    """One Responses request, read and checked: what ``_answer`` needs to answer it (now or in the background)."""
+
+    body: dict
+    chat_msgs: list[dict]
+    messages: list[dict]
+    tools: list[dict]
+    mode: str | None
+    forced: str | None
+    opts: dict
+    schema: dict | None
+    plan: model_rules.Plan
+    scope: dict
+    provider: str = "openai"
+    rid: str = field(default_factory=lambda: new_id("resp_"))
+    mid: str = field(default_factory=lambda: new_id("msg_"))
+
+
+def _turn(request: Request, provider: str, model: str, body: dict) -> _Turn:
+    """The checked request as a ``_Turn`` (a provider-shaped 400 when it is malformed)."""
     checked(provider, check_responses, body)
     plan = planned(request, provider, model, body, "responses")
     try:
@@ -613,44 +666,280 @@ async def responses(request: Request) -> Response:
         err = BadParam(str(e), "previous_response_id", "previous_response_not_found") \
             if "revious response" in str(e) else BadParam(f"Invalid 'input': {e}", "input", "invalid_value")
         raise refuse(provider, err) from None
-    await admit(request, provider, work=budget(body.get("max_output_tokens"), thinking=plan.thinking_tokens,
-                                               prompt_chars=sum(len(m["content"]) for m in messages)))
-    engine = backend(request).engine
     fmt = (body.get("text") or {}).get("format") or {}
     schema = schema_from_response_format(fmt if fmt.get("type") != "json_schema" else {"type": "json_schema", "json_schema": fmt})
     tools = function_tools([t for t in body.get("tools") or [] if t.get("type") == "function"])
     mode, forced = forced_tool(body.get("tool_choice"))
     opts = apply_plan(options(body), plan)
     schema = grounding.apply(schema, messages, opts, request.scope)
-    rid, mid = new_id("resp_"), new_id("msg_")
+    return _Turn(body, chat_msgs, messages, tools, mode, forced, opts, schema, plan, request.scope, provider)
+
+
+async def _answer(engine, t: _Turn) -> dict:
+    """The whole response object for ``t`` (not streamed): thinking, then tool calls or text."""
+    thought = await thinking.think(engine, t.messages, t.plan.thinking_tokens, t.opts["max_tokens"])
+    left = thinking.remaining(t.opts["max_tokens"], thought)
+    if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
+        return _response_object(t.rid, t.body, [], thinking.used_up(thought), "incomplete", thought)
+    if left is not None:
+        t.opts["max_tokens"] = left
+    if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
+        found, gen = await toolcall.make_calls(engine, t.messages, t.tools, t.forced, t.scope,
+                                               parallel=parallel_allowed(t.body, t.forced, t.provider), **t.opts)
+        output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
+                   "arguments": json.dumps(args), "status": "completed"} for name, args in found]
+        _remember(t.rid, t.chat_msgs, output)
+        return _response_object(t.rid, t.body, output, gen, thought=thought)
+    gen = await engine.generate(t.messages, json_schema=t.schema, **t.opts)
+    output = [_message_item(t.mid, gen.text, _status(gen))]
+    _remember(t.rid, t.chat_msgs, output)
+    return _response_object(t.rid, t.body, output, gen, _status(gen), thought)
+
+
+async def responses(request: Request) -> Response:
+    provider = provider_of(request)
+    body = await read_json(request, provider, ("model", "input"))
+    model = body["model"] if isinstance(body["model"], str) else ""
+    await check_faults(request, provider, model)
+    t = _turn(request, provider, model, body)
+    await admit(request, provider, work=budget(body.get("max_output_tokens"), thinking=t.plan.thinking_tokens,
+                                               prompt_chars=sum(len(m["content"]) for m in t.messages)))
+    engine = backend(request).engine
     headers = local_headers(model)
+    if body.get("background") and not body.get("stream"):
+        return JSONResponse(_start_background(engine, t), headers=headers)
+    if body.get("background"):  # the events go on being made (and kept) when this client leaves
+        log = _start_background_stream(engine, t)
+        return StreamingResponse(log.follow(), media_type="text/event-stream", headers=headers)
     try:
-        thought = await thinking.think(engine, messages, plan.thinking_tokens, opts["max_tokens"])
-        left = thinking.remaining(opts["max_tokens"], thought)
-        if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
-            obj = _response_object(rid, body, [], thinking.used_up(thought), "incomplete", thought)
-            return JSONResponse(obj, headers=headers)
+        if not body.get("stream"):
+            return JSONResponse(_store(await _answer(engine, t)), headers=headers)
+        thought = await thinking.think(engine, t.messages, t.plan.thinking_tokens, t.opts["max_tokens"])
+        left = thinking.remaining(t.opts["max_tokens"], thought)
+        if left is not None and left <= 0:
+            obj = _store(_response_object(t.rid, body, [], thinking.used_up(thought), "incomplete", thought))
+            return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
         if left is not None:
-            opts["max_tokens"] = left
-        if tools and toolcall.should_call(chat_msgs, mode):
-            name, args, gen = await toolcall.make_call(engine, messages, tools, forced, request.scope, **opts)
+            t.opts["max_tokens"] = left
+        if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
+            found, gen = await toolcall.make_calls(engine, t.messages, t.tools, t.forced, request.scope,
+                                                   parallel=parallel_allowed(body, t.forced, provider), **t.opts)
             output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
-                       "arguments": json.dumps(args), "status": "completed"}]
-            _remember(rid, chat_msgs, output)
-            obj = _response_object(rid, body, output, gen, thought=thought)
-            if body.get("stream"):
-                return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
-            return JSONResponse(obj, headers=headers)
-        if body.get("stream"):
-            stream = await primed(engine.stream(messages, json_schema=schema, **opts))  # errors before the 200
-            return StreamingResponse(_stream_response(rid, mid, body, chat_msgs, stream, thought),
-                                     media_type="text/event-stream", headers=headers)
-        gen = await engine.generate(messages, json_schema=schema, **opts)
+                       "arguments": json.dumps(args), "status": "completed"} for name, args in found]
+            _remember(t.rid, t.chat_msgs, output)
+            obj = _store(_response_object(t.rid, body, output, gen, thought=thought))
+            return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
+        stream = await primed(engine.stream(t.messages, json_schema=t.schema, **t.opts))  # errors before the 200
+        return StreamingResponse(_stream_response(t.rid, t.mid, body, t.chat_msgs, stream, thought),
+                                 media_type="text/event-stream", headers=headers)
     except EngineError as e:
         return engine_error(provider, e)
-    output = [_message_item(mid, gen.text)]
-    _remember(rid, chat_msgs, output)
-    return JSONResponse(_response_object(rid, body, output, gen, _status(gen), thought), headers=headers)
+
+
+# Stored responses, for GET /v1/responses/{id} (OpenAI stores a response unless ``store`` is false), and the
+# background tasks still running (``background=true``: the request returns at once, the work goes on here).
+MAX_STORED = 200
+_stored: OrderedDict[str, dict] = OrderedDict()
+_background: dict[str, asyncio.Task] = {}
+
+
+def _store(obj: dict) -> dict:
+    """Keep ``obj`` for retrieval (unless its request said ``store: false``); returns it."""
+    if obj.get("store") is not False:
+        _stored[obj["id"]] = obj
+        _stored.move_to_end(obj["id"])
+        while len(_stored) > MAX_STORED:
+            _stored.popitem(last=False)
+    return obj
+
+
+def _start_background(engine, t: _Turn) -> dict:
+    """``background=true``: answer "queued" now and run the work in an asyncio task that updates the stored
+    response ("in_progress", then "completed", "incomplete", "failed" or "cancelled")."""
+    queued = _store(_response_object(t.rid, t.body, [], None, "queued"))
+
+    async def work() -> None:
+        _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "in_progress"}
+        try:
+            _store(await _answer(engine, t))
+        except asyncio.CancelledError:
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "cancelled"}
+        except EngineError as e:
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
+                              "error": {"code": "server_error", "message": e.message}}
+        except Exception as e:  # noqa: BLE001 - a bug: the stored response says so instead of hanging "in_progress"
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
+                              "error": {"code": "server_error", "message": f"The local server hit an internal "
+                                                                           f"error ({type(e).__name__})."}}
+        finally:
+            _background.pop(t.rid, None)
+
+    _background[t.rid] = asyncio.ensure_future(work())
+    return queued
+
+
+class _EventLog:
+    """The events of a background response streamed as they are made, kept so that a client that left can
+    read them again (``GET .../responses/{id}?stream=true&starting_after=N``). Event *i* has sequence number *i*."""
+
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+        self.done = False
+        self._changed = asyncio.Event()
+
+    def add(self, event: bytes) -> None:
+        self.events.append(event)
+        self._wake()
+
+    def finish(self) -> None:
+        self.done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def follow(self, after: int = -1):
+        """The events after sequence number ``after``, then each new one until the response is done."""
+        i = after + 1
+        while True:
+            changed = self._changed
+            if i < len(self.events):
+                yield self.events[i]
+                i += 1
+            elif self.done:
+                return
+            else:
+                await changed.wait()
+
+
+_logs: OrderedDict[str, _EventLog] = OrderedDict()
+
+
+async def _stream_events(engine, t: _Turn):
+    """The Responses stream events for ``t`` (thinking first, then tool calls or the text piece by piece)."""
+    thought = await thinking.think(engine, t.messages, t.plan.thinking_tokens, t.opts["max_tokens"])
+    left = thinking.remaining(t.opts["max_tokens"], thought)
+    if left is not None and left <= 0:
+        obj = _store(_response_object(t.rid, t.body, [], thinking.used_up(thought), "incomplete", thought))
+        async for event in _stream_done_items(obj):
+            yield event
+        return
+    if left is not None:
+        t.opts["max_tokens"] = left
+    if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
+        found, gen = await toolcall.make_calls(engine, t.messages, t.tools, t.forced, t.scope,
+                                               parallel=parallel_allowed(t.body, t.forced, t.provider), **t.opts)
+        output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
+                   "arguments": json.dumps(args), "status": "completed"} for name, args in found]
+        _remember(t.rid, t.chat_msgs, output)
+        async for event in _stream_done_items(_store(_response_object(t.rid, t.body, output, gen, thought=thought))):
+            yield event
+        return
+    async for event in _stream_response(t.rid, t.mid, t.body, t.chat_msgs,
+                                        engine.stream(t.messages, json_schema=t.schema, **t.opts), thought):
+        yield event
+
+
+def _start_background_stream(engine, t: _Turn) -> _EventLog:
+    """``background=true`` with ``stream=true``: the events are made by an asyncio task into an ``_EventLog``
+    that the creating request follows, and that a later ``GET ...?stream=true`` reads again."""
+    queued = _store(_response_object(t.rid, t.body, [], None, "queued"))
+    log = _logs[t.rid] = _EventLog()
+    while len(_logs) > MAX_STORED // 4:  # each log holds a whole answer's events: keep fewer of them
+        _logs.popitem(last=False)
+
+    async def work() -> None:
+        _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "in_progress"}
+        try:
+            async for event in _stream_events(engine, t):
+                log.add(event)
+        except asyncio.CancelledError:
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "cancelled"}
+        except EngineError as e:
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
+                              "error": {"code": "server_error", "message": e.message}}
+            log.add(sse({"type": "error", "sequence_number": len(log.events), "code": e.kind, "message": e.message,
+                         "param": None}, event="error"))
+        finally:
+            log.finish()
+            _background.pop(t.rid, None)
+
+    _background[t.rid] = asyncio.ensure_future(work())
+    return log
+
+
+def _not_found(provider: str, rid: str) -> Response:
+    # The wording of OpenAI's own "Previous response with id '...' not found." (see responses_input)
+    return faults.openai_error(404, f"Response with id '{rid}' not found.", "invalid_request_error", None, None)
+
+
+async def retrieve_response(request: Request) -> Response:
+    """``GET .../responses/{id}``: a stored response, as it stands now (a background one may still run)."""
+    provider = provider_of(request)
+    await check_faults(request, provider, None)
+    rid = request.path_params["response_id"]
+    obj = _stored.get(rid)
+    if obj is None:
+        return _not_found(provider, rid)
+    if request.query_params.get("stream") not in ("true", "True", "1"):
+        return JSONResponse(obj, headers=local_headers(None))
+    log = _logs.get(rid)
+    if log is None:
+        return faults.bad_request(provider, "Only a response created with background=true and stream=true can be "
+                                            "streamed again; retrieve this one without stream.")
+    try:
+        after = int(request.query_params.get("starting_after", -1))
+    except ValueError:
+        return faults.bad_request(provider, "Invalid 'starting_after': expected an integer (an event's "
+                                            "sequence_number).")
+    return StreamingResponse(log.follow(after), media_type="text/event-stream", headers=local_headers(None))
+
+
+async def cancel_response(request: Request) -> Response:
+    """``POST .../responses/{id}/cancel``: stops a background response that is still running."""
+    provider = provider_of(request)
+    await check_faults(request, provider, None)
+    rid = request.path_params["response_id"]
+    if rid not in _stored:
+        return _not_found(provider, rid)
+    task = _background.get(rid)
+    if task is None:
+        if not _stored[rid].get("background"):
+            return faults.openai_error(400, "Only responses created with background set to true can be cancelled.",
+                                       "invalid_request_error", None, None)
+        return JSONResponse(_stored[rid], headers=local_headers(None))
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return JSONResponse(_stored[rid], headers=local_headers(None))
+
+
+async def count_input_tokens(request: Request) -> Response:
+    """``POST .../responses/input_tokens``: how many input tokens a Responses request would use, counted with
+    the local model's own tokenizer and chat template (OpenAI counts with its model's)."""
+    provider = provider_of(request)
+    body = await read_json(request, provider)
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    await check_faults(request, provider, model)
+    checked(provider, check_responses, {"model": model or LOCAL_MODEL, "input": body.get("input") or [], **{
+        k: v for k, v in body.items() if k not in ("model", "input")}})
+    try:
+        chat_msgs = responses_input({**body, "input": body.get("input") or []})
+        messages = to_engine_messages(chat_msgs)
+    except ValueError as e:
+        err = BadParam(str(e), "previous_response_id", "previous_response_not_found") \
+            if "revious response" in str(e) else BadParam(f"Invalid 'input': {e}", "input", "invalid_value")
+        raise refuse(provider, err) from None
+    tools = function_tools([t for t in body.get("tools") or [] if t.get("type") == "function"])
+    mode, _ = forced_tool(body.get("tool_choice"))
+    if tools and toolcall.should_call(chat_msgs, mode):  # a call's prompt lists the tools
+        messages = toolcall.call_prompt(messages, tools, body.get("parallel_tool_calls") is not False)
+    try:
+        n = await backend(request).engine.count_prompt_tokens(messages)
+    except EngineError as e:
+        return engine_error(provider, e)
+    return JSONResponse({"object": "response.input_tokens", "input_tokens": n}, headers=local_headers(model))
 
 
 def _status(gen: Generation) -> str:
@@ -698,22 +987,138 @@ async def _stream_response(rid: str, mid: str, body: dict, chat_msgs: list[dict]
     yield seq.event("response.output_text.done", item_id=mid, output_index=0, content_index=0, text=final.text, logprobs=[])
     yield seq.event("response.content_part.done", item_id=mid, output_index=0, content_index=0,
                     part={**part, "text": final.text})
-    done = _message_item(mid, final.text)
+    status = _status(final)
+    done = _message_item(mid, final.text, status)
     yield seq.event("response.output_item.done", output_index=0, item=done)
     _remember(rid, chat_msgs, [done])
-    yield seq.event("response.completed", response=_response_object(rid, body, [done], final, _status(final), thought))
+    # A cut answer ends with response.incomplete (openai/types/responses/response_incomplete_event.py, openai 3.54.0)
+    yield seq.event(f"response.{status}", response=_store(_response_object(rid, body, [done], final, status, thought)))
 
 
 async def _stream_done_items(obj: dict):
     seq = _Seq()
     skeleton = {**obj, "output": [], "status": "in_progress", "usage": None}
     yield seq.event("response.created", response=skeleton)
+    yield seq.event("response.in_progress", response=skeleton)
     for i, item in enumerate(obj["output"]):
+        if item["type"] != "function_call":
+            yield seq.event("response.output_item.added", output_index=i, item=item)
+            yield seq.event("response.output_item.done", output_index=i, item=item)
+            continue
         yield seq.event("response.output_item.added", output_index=i, item={**item, "arguments": "", "status": "in_progress"})
         yield seq.event("response.function_call_arguments.delta", item_id=item["id"], output_index=i, delta=item["arguments"])
         yield seq.event("response.function_call_arguments.done", item_id=item["id"], output_index=i, arguments=item["arguments"])
         yield seq.event("response.output_item.done", output_index=i, item=item)
-    yield seq.event("response.completed", response=obj)
+    yield seq.event(f"response.{obj['status']}", response=obj)
+
+
+# ---------------------------------------------------------------------- legacy completions
+
+# OpenAI's chat models refuse the legacy endpoint: 404, param "model", "This is a chat model and not supported in
+# the v1/completions endpoint. Did you mean to use v1/chat/completions?" (the error body quoted in
+# github.com/hegelai/prompttools/issues/115, 2023-12, and tmc/langchaingo#201; read with the search tool 2026-11-30).
+# Only the old instruct/base models (gpt-3.5-turbo-instruct, davinci-002, babbage-002) take it; none is in the
+# catalogue. LM Studio documents POST /v1/completions for its loaded model; Groq has no such endpoint.
+CHAT_MODEL_ON_COMPLETIONS = ("This is a chat model and not supported in the v1/completions endpoint. Did you mean to "
+                             "use v1/chat/completions?")
+LEGACY_DEFAULT_MAX_TOKENS = 16  # the legacy endpoint's own default for max_tokens
+
+
+def chat_only(provider: str, model: str) -> bool:
+    """True when the catalogue knows ``model`` as an OpenAI chat model (which the legacy endpoint refuses)."""
+    if provider != "openai":
+        return False
+    m = catalogue.info("openai", model)
+    return m is not None and m.dimensions is None and (bool(m.token_limit) or bool(m.purpose) or m.reasoning != "none")
+
+
+def check_completions(body: dict, provider: str) -> list[str]:
+    """The prompts of a legacy completions request (``prompt``: a string or a list of strings)."""
+    f = Fields(provider, body)
+    f.string("model", required=True, nonempty=True)
+    check_sampling(f, provider, ("max_tokens",))
+    f.integer("n", 1, 128)
+    f.boolean("echo")
+    f.strings("stop", MAX_STOP)
+    f.string("suffix")
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        return prompt
+    if isinstance(prompt, list) and prompt and all(isinstance(p, int) and not isinstance(p, bool) for p in prompt):
+        raise BadParam("Invalid 'prompt': token arrays (lists of integers) are not read by the local server, whose "
+                       "model has another tokenizer: send the text.", "prompt", "invalid_value")
+    if prompt is None:
+        raise f.missing("prompt")
+    raise f.wrong_type("prompt", "a string or an array of strings", prompt)
+
+
+async def completions(request: Request) -> Response:
+    """``POST /v1/completions``, the legacy text-completion endpoint: the local model continues the raw prompt
+    (no chat template), as a base model does."""
+    provider = provider_of(request)
+    body = await read_json(request, provider, ("model",))
+    model = body["model"] if isinstance(body["model"], str) else ""
+    await check_faults(request, provider, model)
+    try:
+        prompts = check_completions(body, provider)
+    except BadParam as e:
+        raise refuse(provider, e) from None
+    if chat_only(provider, model):
+        raise Reject(faults.openai_error(404, CHAT_MODEL_ON_COMPLETIONS, "invalid_request_error", None, "model"))
+    n = min(body.get("n") or 1, 4)
+    limit = body.get("max_tokens") or LEGACY_DEFAULT_MAX_TOKENS
+    await admit(request, provider, work=budget(limit, n=n * len(prompts), prompt_chars=sum(map(len, prompts))))
+    engine = backend(request).engine
+    opts = {"max_tokens": limit, "temperature": body.get("temperature"), "top_p": body.get("top_p"),
+            "stop": body.get("stop"), "seed": body.get("seed")}
+    cid, created, headers = new_id("cmpl-"), now(), local_headers(model)
+
+    def envelope(choices: list[dict], **extra: Any) -> dict:
+        return {"id": cid, "object": "text_completion", "created": created, "model": LOCAL_MODEL,
+                "system_fingerprint": "local-smollm2", "choices": choices, **extra}
+
+    echo = bool(body.get("echo"))
+    try:
+        if body.get("stream"):
+            if len(prompts) * n > 1:
+                raise refuse(provider, BadParam("The local server streams one completion at a time: send one "
+                                                "prompt with n=1, or leave out stream.", "stream", "invalid_value"))
+            stream = await primed(engine.complete_stream(prompts[0], **opts))
+            return StreamingResponse(_stream_completion(envelope, stream, prompts[0] if echo else "", body),
+                                     media_type="text/event-stream", headers=headers)
+        gens = [await engine.complete(p, **opts) for p in prompts for _ in range(n)]
+    except EngineError as e:
+        return engine_error(provider, e)
+    choices = [{"text": (prompts[i // n] if echo else "") + g.text, "index": i, "logprobs": None,
+                "finish_reason": g.finish_reason} for i, g in enumerate(gens)]
+    prompt_tokens = sum(g.prompt_tokens for g in gens[::n])
+    out = sum(g.completion_tokens for g in gens)
+    return JSONResponse(envelope(choices, usage={"prompt_tokens": prompt_tokens, "completion_tokens": out,
+                                                 "total_tokens": prompt_tokens + out}), headers=headers)
+
+
+async def _stream_completion(envelope, stream, echo: str, body: dict):
+    if echo:
+        yield sse(envelope([{"text": echo, "index": 0, "logprobs": None, "finish_reason": None}]))
+    final: Generation | None = None
+    try:
+        async for piece in stream:
+            if isinstance(piece, Generation):
+                final = piece
+            else:
+                yield sse(envelope([{"text": piece, "index": 0, "logprobs": None, "finish_reason": None}]))
+    except EngineError as e:
+        yield sse({"error": {"message": e.message, "type": "server_error", "param": None, "code": e.kind}})
+        return
+    assert final is not None
+    yield sse(envelope([{"text": "", "index": 0, "logprobs": None, "finish_reason": final.finish_reason}]))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        used = {"prompt_tokens": final.prompt_tokens, "completion_tokens": final.completion_tokens,
+                "total_tokens": final.prompt_tokens + final.completion_tokens}
+        yield sse(envelope([], usage=used))
+    yield sse("[DONE]")
 
 
 # ---------------------------------------------------------------------- models and embeddings
@@ -835,6 +1240,35 @@ async def embeddings(request: Request, provider: str | None = None) -> Response:
                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers=local_headers(model))
 
 
+def request_id(request: Request, provider: str) -> str:
+    """This request's id for the ``x-request-id`` header: Groq's is its ``x_groq.id`` ("req_..."), OpenAI's a
+    "req_" and 32 hex digits (openai/_response.py reads it as ``_request_id``; errors as ``e.request_id``)."""
+    rid = request.scope.get("course_request_id")
+    if rid is None:
+        rid = request.scope["course_request_id"] = new_id("req_") + uuid.uuid4().hex[:8]
+    return rid
+
+
+def with_request_id(handler, provider: str | None = None):
+    """``handler`` whose every answer, errors included, carries an ``x-request-id`` header, as OpenAI's and
+    Groq's do (Groq: the same id as ``x_groq.id``)."""
+
+    async def endpoint(request: Request) -> Response:
+        rid = request_id(request, provider or provider_of(request))
+        try:
+            response = await handler(request)
+        except Reject as e:
+            e.response.headers["x-request-id"] = rid
+            raise
+        target = getattr(response, "response", response)  # a guarded stream wraps its StreamingResponse
+        target.headers["x-request-id"] = rid
+        return response
+
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
 def guarded(handler, provider: str | None = None):
     """``handler`` as a route endpoint run by ``common.supervise`` (cancelled when the client leaves)."""
 
@@ -843,18 +1277,24 @@ def guarded(handler, provider: str | None = None):
 
     endpoint.__name__ = getattr(handler, "__name__", "endpoint")
     endpoint.__doc__ = handler.__doc__
-    return endpoint
+    return with_request_id(endpoint, provider)
 
 
 def routes(prefix: str) -> list[Route]:
     """The OpenAI-shaped routes under ``prefix`` ("/v1" for OpenAI and LM Studio, "/openai/v1" for Groq).
 
-    ``/v1/models`` is routed by the gateway, which tells OpenAI from Gemini requests.
+    ``/v1/models`` is routed by the gateway, which tells OpenAI from Gemini requests. The legacy
+    ``/completions`` is OpenAI's and LM Studio's only (Groq has none).
     """
     rs = [Route(f"{prefix}/chat/completions", guarded(chat_completions), methods=["POST"]),
           Route(f"{prefix}/responses", guarded(responses), methods=["POST"]),
+          Route(f"{prefix}/responses/input_tokens", guarded(count_input_tokens), methods=["POST"]),
+          Route(prefix + "/responses/{response_id}", with_request_id(retrieve_response), methods=["GET"]),
+          Route(prefix + "/responses/{response_id}/cancel", with_request_id(cancel_response), methods=["POST"]),
           Route(f"{prefix}/embeddings", guarded(embeddings), methods=["POST"])]
-    if prefix != "/v1":
-        rs += [Route(f"{prefix}/models", list_models, methods=["GET"]),
-               Route(prefix + "/models/{model:path}", get_model, methods=["GET"])]
+    if prefix == "/v1":
+        rs.append(Route(f"{prefix}/completions", guarded(completions), methods=["POST"]))
+    else:
+        rs += [Route(f"{prefix}/models", with_request_id(list_models), methods=["GET"]),
+               Route(prefix + "/models/{model:path}", with_request_id(get_model), methods=["GET"])]
     return rs

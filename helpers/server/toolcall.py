@@ -7,10 +7,15 @@ schema-constrained decoding: the arguments are the model's own and always valid 
 When to call (the local server's rule, stated in the lessons): with tools offered and
 ``tool_choice`` not "none", the model calls a tool when the last message is the user's; after a
 tool result it answers in words. Real models decide for themselves.
+
+Parallel calls: where the request allows them (OpenAI's ``parallel_tool_calls``, on by default; Gemini),
+a request in several parts joined by "and" ("Is it sunny in Madrid and in Paris?") gets a JSON list with
+one call per part (``make_calls``); otherwise exactly one call.
 """
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .engine import Generation
@@ -140,24 +145,71 @@ def normalize_schema(schema: Any) -> Any:
     return out
 
 
-def call_schema(tools: list[dict], forced: str | None = None) -> dict:
-    """The schema the model must follow to call one of ``tools`` (each ``{name, description, parameters}``)."""
-    options = []
-    for t in tools:
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    """A copy of ``node`` with each local ``$ref`` renamed by ``renames`` (old pointer -> new pointer)."""
+    if isinstance(node, list):
+        return [_rewrite_refs(n, renames) for n in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: (renames.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, renames))
+            for k, v in node.items()}
+
+
+def hoist_definitions(schema: dict, prefix: str) -> tuple[dict, dict]:
+    """(``schema`` without its ``$defs``/``definitions``, those definitions renamed ``{prefix}{name}``).
+
+    A tool's parameters nested inside the call schema (``properties.arguments``) can no longer reach their
+    own ``#/$defs/...``: a ``$ref`` points from the root of the whole document. So the definitions move to
+    the root, renamed per tool (two pydantic tools may both define ``Unit``), and every reference follows;
+    a ``$ref`` to the parameters' own root ("#", a recursive model) becomes a definition too.
+    """
+    defs: dict[str, Any] = {}
+    renames: dict[str, str] = {}
+    for key in ("$defs", "definitions"):
+        for name in (schema.get(key) or {}):
+            renames[f"#/{key}/{name}"] = f"#/$defs/{prefix}{name}"
+    body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+    own_defs = [d for key in ("$defs", "definitions") for d in (schema.get(key) or {}).values()]
+    uses_root = any('"$ref": "#"' in json.dumps(node) for node in [body] + own_defs)
+    if uses_root:
+        renames["#"] = f"#/$defs/{prefix}root"
+    for key in ("$defs", "definitions"):
+        for name, sub in (schema.get(key) or {}).items():
+            defs[f"{prefix}{name}"] = _rewrite_refs(sub, renames)
+    body = _rewrite_refs(body, renames)
+    if uses_root:
+        defs[f"{prefix}root"] = body
+    return body, defs
+
+
+def call_schema(tools: list[dict], forced: str | None = None, tag: str = "") -> dict:
+    """The schema the model must follow to call one of ``tools`` (each ``{name, description, parameters}``).
+
+    Definitions (``$defs``) of every tool's parameters sit at the root, renamed per tool (and per ``tag``,
+    when several calls of one list each have their own, see ``hoist_definitions``).
+    """
+    options, defs = [], {}
+    for i, t in enumerate(tools):
         if forced and t["name"] != forced:
             continue
         params = normalize_schema(t.get("parameters") or {"type": "object", "properties": {}})
+        params, own = hoist_definitions(params, f"{re.sub(r'[^A-Za-z0-9_]', '_', t['name'])}_{i}{tag}__")
+        defs.update(own)
         options.append({"type": "object", "properties": {"name": {"const": t["name"]}, "arguments": params},
                         "required": ["name", "arguments"]})
     if not options:
         raise ValueError(f"tool {forced!r} is not among the tools offered")
-    return options[0] if len(options) == 1 else {"anyOf": options}
+    one = options[0] if len(options) == 1 else {"anyOf": options}
+    return {**one, "$defs": defs} if defs else one
 
 
-def tool_instructions(tools: list[dict]) -> str:
-    """The system text that tells the model which tools exist."""
+def tool_instructions(tools: list[dict], parallel: bool = False) -> str:
+    """The system text that tells the model which tools exist (and, with ``parallel``, that it may call several)."""
     lines = ["You can call these tools. Choose the one that fits the user's last request and fill in its "
              "arguments with values taken from the request."]
+    if parallel:
+        lines.append("The request has several parts joined by 'and': answer with a JSON list that holds one call "
+                     "for each part, in the order of the request, each with the values of its own part.")
     for t in tools:
         lines.append(f"- {t['name']}: {t.get('description') or ''} Parameters: {json.dumps(t.get('parameters') or {})}")
     return "\n".join(lines)
@@ -172,17 +224,51 @@ def should_call(messages: list[dict], tool_choice: str | None) -> bool:
     return bool(messages) and messages[-1].get("role") == "user"
 
 
-async def make_call(engine: Any, messages: list[dict], tools: list[dict], forced: str | None = None,
-                    scope: dict | None = None, **opts: Any) -> tuple[str, dict, Generation]:
-    """Ask the model for a tool call; returns (tool name, arguments dict, the generation).
+MAX_PARALLEL_CALLS = 4  # the most calls the local model makes in one turn
+_JOINS = re.compile(r"\s+(?:and|&|as well as|plus)\s+|,\s*(?:and\s+)?", re.IGNORECASE)
+_OWN_VALUE = re.compile(r"\b(?!I'|I\b)[A-Z][\w'-]*|\d|[\"“‘]")
 
-    String and number arguments are grounded in the user's words (see ``grounding``); ``scope`` is the
-    request's, for the inspector's note.
+
+def request_parts(messages: list[dict]) -> list[str]:
+    """The parts of the user's last request that each ask for one call: "Is it sunny in Madrid and in Paris?"
+    is ["Is it sunny in Madrid", "in Paris?"]; at most ``MAX_PARALLEL_CALLS``.
+
+    A part is split off at "and" (or a comma in a sentence that has an "and") only when it holds a value of
+    its own: a name (a capitalised word), a number or a quotation. "Is it sunny and warm in Rome?" is one part.
     """
-    from . import grounding
+    from .grounding import user_text
 
-    schema = grounding.apply(call_schema(tools, forced), messages, opts, scope, tool_call=True)
-    prompt = [{"role": "system", "content": tool_instructions(tools)}] + [m for m in messages if m["role"] != "system"]
+    last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    text = user_text([last]) if last else ""
+    parts: list[str] = []
+    valued = False  # whether the current part holds a value of its own
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
+        joined = re.search(r"\s(?:and|&|as well as|plus)\s", sentence, re.IGNORECASE)
+        for j, piece in enumerate(p.strip() for p in (_JOINS.split(sentence) if joined else [sentence])):
+            if not piece:
+                continue
+            own = _OWN_VALUE.search(piece if j else piece.partition(" ")[2])  # a sentence starts capitalised anyway
+            if j and own and valued:
+                parts.append(piece)
+            elif parts:
+                parts[-1] += (" and " if j else " ") + piece
+                valued = valued or bool(own)
+            else:
+                parts.append(piece)
+                valued = bool(own)
+    if len(parts) > MAX_PARALLEL_CALLS:
+        parts = parts[:MAX_PARALLEL_CALLS - 1] + [" and ".join(parts[MAX_PARALLEL_CALLS - 1:])]
+    return parts or [text]
+
+
+def call_prompt(messages: list[dict], tools: list[dict], parallel: bool) -> list[dict]:
+    """The conversation the model reads to make its calls: the tool list as the system text, then the turns."""
+    system = {"role": "system", "content": tool_instructions(tools, parallel)}
+    return [system] + [m for m in messages if m["role"] != "system"]
+
+
+async def _decode(engine: Any, prompt: list[dict], schema: dict, opts: dict) -> tuple[Any, Generation]:
+    """The model's JSON answer under ``schema`` (greedy unless the caller chose a temperature)."""
     if opts.get("temperature") is None:
         opts["temperature"] = 0.0  # greedy: the most likely call, and the same call every time
     opts.setdefault("max_tokens", 200)
@@ -190,13 +276,70 @@ async def make_call(engine: Any, messages: list[dict], tools: list[dict], forced
         opts["max_tokens"] = 64
     gen = await engine.generate(prompt, json_schema=schema, **opts)
     try:
-        obj = json.loads(gen.text)
-        return obj["name"], obj.get("arguments") or {}, gen
-    except (ValueError, KeyError, TypeError):
+        return json.loads(gen.text), gen
+    except ValueError:
         # The grammar guarantees valid JSON unless the token limit cut it short: retry once with room.
-        gen = await engine.generate(prompt, json_schema=schema, **{**opts, "max_tokens": 400})
-        obj = json.loads(gen.text)
-        return obj["name"], obj.get("arguments") or {}, gen
+        room = max(400, 2 * opts["max_tokens"])
+        gen = await engine.generate(prompt, json_schema=schema, **{**opts, "max_tokens": room})
+        return json.loads(gen.text), gen
+
+
+async def make_call(engine: Any, messages: list[dict], tools: list[dict], forced: str | None = None,
+                    scope: dict | None = None, **opts: Any) -> tuple[str, dict, Generation]:
+    """Ask the model for one tool call; returns (tool name, arguments dict, the generation).
+
+    String and number arguments are grounded in the user's words (see ``grounding``); ``scope`` is the
+    request's, for the inspector's note.
+    """
+    calls, gen = await make_calls(engine, messages, tools, forced, scope, parallel=False, **opts)
+    name, args = calls[0]
+    return name, args, gen
+
+
+async def make_calls(engine: Any, messages: list[dict], tools: list[dict], forced: str | None = None,
+                     scope: dict | None = None, parallel: bool = True, **opts: Any
+                     ) -> tuple[list[tuple[str, dict]], Generation]:
+    """Ask the model for the tool calls of one turn; returns ([(tool name, arguments dict), ...], the generation).
+
+    Without ``parallel`` (OpenAI's ``parallel_tool_calls=false``), or for a request in one part, exactly one
+    call. With it (OpenAI's default; Gemini always) and a request in several parts ("in Madrid and in Paris",
+    see ``request_parts``), the model writes a JSON list with one call per part, each grounded in the words
+    of its own part, under the grammar; a call repeated word for word counts once. The tool and the
+    arguments of every call are the model's; how many calls a request gets is the local server's rule, since
+    a 135M model cannot be trusted to stop a list at the right place (it repeats the first call).
+    """
+    from . import grounding
+
+    parts = request_parts(messages) if parallel else []
+    if len(parts) < 2:
+        schema = grounding.apply(call_schema(tools, forced), messages, opts, scope, tool_call=True)
+        answer, gen = await _decode(engine, call_prompt(messages, tools, False), schema, opts)
+        return [(answer["name"], answer.get("arguments") or {})], gen
+    items, defs = [], {}
+    head = messages[:-1] if messages and messages[-1].get("role") == "user" else messages
+    for k, part in enumerate(parts):
+        own = call_schema(tools, forced, tag=f"_call{k}")
+        grounded = grounding.apply(own, head + [{"role": "user", "content": part}], opts, scope if k == 0 else None,
+                                   tool_call=True)
+        if grounded is own:  # this part offers no words to choose from: the whole request's words
+            grounded = grounding.apply(own, messages, opts, None, tool_call=True)
+        defs.update(grounded.pop("$defs", {}))
+        items.append(grounded)
+    schema = {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
+    if defs:
+        schema["$defs"] = defs
+    answer, gen = await _decode(engine, call_prompt(messages, tools, True), schema, opts)
+    calls: list[tuple[str, dict]] = []
+    for obj in answer:
+        call = (obj["name"], obj.get("arguments") or {})
+        if call not in calls:
+            calls.append(call)
+    if scope is not None:
+        scope.setdefault("course_notes", []).append(
+            f"parallel tool calls: the request has {len(parts)} parts joined by 'and', so the local model made one "
+            f"call for each, grounded in that part's words ({len(calls)} different; helpers/server/toolcall.py); "
+            "real models decide how many calls to make")
+    return calls, gen
 
 
 def bounded(schema: Any, max_string: int = 160, max_items: int = 6) -> Any:
@@ -209,7 +352,8 @@ def bounded(schema: Any, max_string: int = 160, max_items: int = 6) -> Any:
         return [bounded(s, max_string, max_items) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: (bounded(v, max_string, max_items) if k in ("items", "anyOf", "oneOf", "allOf", "additionalProperties")
+    out = {k: (bounded(v, max_string, max_items) if k in ("items", "prefixItems", "anyOf", "oneOf", "allOf",
+                                                            "additionalProperties")
                else {n: bounded(p, max_string, max_items) for n, p in v.items()}
                if k in ("properties", "$defs", "definitions") else v) for k, v in schema.items()}
     types = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
@@ -220,20 +364,23 @@ def bounded(schema: Any, max_string: int = 160, max_items: int = 6) -> Any:
     return out
 
 
-def count_strings(schema: Any) -> int:
-    """How many string fields a schema has (an array's items count once)."""
+def count_strings(schema: Any, max_items: int = 6) -> int:
+    """How many free strings an answer to ``schema`` may hold (an array's items count ``max_items`` times,
+    the most ``bounded`` lets it have when the schema sets no ``maxItems``)."""
     if isinstance(schema, list):
-        return sum(count_strings(s) for s in schema)
+        return sum(count_strings(s, max_items) for s in schema)
     if not isinstance(schema, dict):
         return 0
     types = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
     own = 1 if "string" in types and "enum" not in schema and "const" not in schema else 0
-    children: list = [schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)]
-    for key in ("anyOf", "oneOf", "allOf"):
+    if isinstance(schema.get("items"), dict):
+        own += count_strings(schema["items"], max_items) * max(1, schema.get("maxItems", max_items))
+    children: list = [schema["additionalProperties"]] if isinstance(schema.get("additionalProperties"), dict) else []
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
         children += schema.get(key) or []
     for key in ("properties", "$defs", "definitions"):
         children += list((schema.get(key) or {}).values())
-    return own + sum(count_strings(c) for c in children)
+    return own + sum(count_strings(c, max_items) for c in children)
 
 
 # What JSON mode ({"type": "json_object"}) asks of the local model: a small flat object of short values.
