@@ -19,12 +19,12 @@ WORKSPACE_NAME = "my_work"
 def course_root() -> Path:
     """The course folder (the one holding ``exercises/`` and ``pyproject.toml``).
 
-    Looks next to this package first (a clone with an editable install), then in the current
-    folder and its parents.
+    Looks in the current folder and its parents first (a learner's own copy, such as the one a workshop's
+    hub pulls into their home), then next to this package (a clone with an editable install).
     """
     here = Path(__file__).resolve().parents[1]
     cwd = Path.cwd().resolve()
-    for candidate in (here, cwd, *cwd.parents):
+    for candidate in (cwd, *cwd.parents, here):
         if (candidate / "exercises").is_dir() and (candidate / "pyproject.toml").is_file():
             return candidate
     raise FileNotFoundError(

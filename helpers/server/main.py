@@ -418,9 +418,12 @@ def main(argv: list[str] | None = None) -> None:
     make_private(args.state_dir)
     protect_engine_port()
 
-    main_sock = (bind(args.port) if args.port else None) or bind(0)
+    main_sock = bind(args.port) if args.port else bind(0)
+    if main_sock is None and not args.shared:  # a one-person server moves to a free port; a room's server must
+        main_sock = bind(0)                    # stay where the hub told every learner it is
     if main_sock is None:
-        print("SERVER ERROR: no free port on 127.0.0.1", flush=True)
+        print(f"SERVER ERROR: port {args.port} on 127.0.0.1 is taken" if args.shared else
+              "SERVER ERROR: no free port on 127.0.0.1", flush=True)
         sys.exit(5)
     port = main_sock.getsockname()[1]
     sockets = [main_sock]
