@@ -5,7 +5,8 @@ Route map (see the protocol modules for the details):
 * OpenAI and LM Studio: ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``, ``/v1/models``
 * Groq: the same under ``/openai/v1/``
 * Gemini: ``/v1/`` and ``/v1beta/`` ``models/{model}:generateContent`` and friends (told apart from
-  OpenAI's ``/v1/models`` by Google's ``x-goog-api-key`` / ``x-goog-api-client`` headers)
+  OpenAI's ``/v1/models`` by Google's ``x-goog-api-key`` / ``x-goog-api-client`` headers), and the
+  Interactions API, ``/v1/interactions`` (``gemini_interactions``)
 * Hugging Face: ``/hf/<host>/...``, where the course's client hook sends ``*.huggingface.co``
 * the course's own: ``/_course/health``, ``/_course/requests`` (both need the state token)
 
@@ -35,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import faults, gemini_api, hf_api, learners, openai_api
+from . import faults, gemini_api, gemini_interactions, hf_api, learners, openai_api
 from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
@@ -128,7 +129,7 @@ def provider_for(request: Request) -> str:
 def is_gemini(request: Request) -> bool:
     """True for a google-genai (or Gemini REST) request."""
     path = request.url.path
-    if path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1]:
+    if path.startswith(("/v1beta/", "/v1/interactions")) or ":" in path.rsplit("/", 1)[-1]:
         return True
     h = request.headers
     return path.startswith("/v1/models") and bool(
@@ -481,6 +482,7 @@ def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = No
     for version in ("v1", "v1beta"):
         routes += [Route(f"/{version}/models", models_route, methods=["GET"]),
                    Route(f"/{version}/models/{{rest:path}}", models_route, methods=["GET", "POST"])]
+    routes += gemini_interactions.routes()
     routes += hf_api.routes()
     app = Gateway(routes=routes, lifespan=lifespan,
                     exception_handlers={Reject: on_reject, 404: on_not_found, 405: on_not_found, Exception: on_error})

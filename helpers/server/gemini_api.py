@@ -430,7 +430,7 @@ def reply(candidates: list[dict], rid: str, usage_metadata: dict | None) -> dict
     return d
 
 
-def _enum_text(text: str) -> str:
+def enum_text(text: str) -> str:
     try:
         value = json.loads(text)
         return value if isinstance(value, str) else text
@@ -579,7 +579,7 @@ def check_generate(body: dict) -> None:
 
 # ---------------------------------------------------------------------- generateContent
 
-class _Request:
+class GenerateRequest:
     """A generateContent body, checked and converted, with the requested model's rules applied."""
 
     def __init__(self, body: dict, model: str):
@@ -641,7 +641,7 @@ class _Request:
         return bool(self.tools) and toolcall.should_call([{"role": self.last_role}], self.mode)
 
 
-def _noted(request: Request, req: _Request) -> None:
+def note_plan(request: Request, req: GenerateRequest) -> None:
     for line in req.plan.notes:
         model_rules.note(request.scope, line)
     if "search" in req.builtin:
@@ -658,7 +658,7 @@ def _merge_text(parts: list[dict]) -> list[dict]:
     return parts
 
 
-def _grounded(cands: list[dict], req: _Request) -> list[dict]:
+def _grounded(cands: list[dict], req: GenerateRequest) -> list[dict]:
     """Candidates with Gemini's groundingMetadata when Google Search was offered (empty: no search was made)."""
     if "search" in req.builtin:
         for c in cands:
@@ -666,7 +666,7 @@ def _grounded(cands: list[dict], req: _Request) -> list[dict]:
     return cands
 
 
-async def _think(engine, req: _Request) -> tuple[Generation | None, bool]:
+async def think_first(engine, req: GenerateRequest) -> tuple[Generation | None, bool]:
     """(the thinking, True when it used the whole maxOutputTokens) for one request."""
     thought = await thinking.think(engine, req.messages, req.plan.thinking_tokens, req.opts["max_tokens"])
     left = thinking.remaining(req.opts["max_tokens"], thought)
@@ -677,7 +677,7 @@ async def _think(engine, req: _Request) -> tuple[Generation | None, bool]:
     return thought, False
 
 
-def _out_of_tokens(thought: Generation | None, req: _Request, rid: str) -> dict:
+def _out_of_tokens(thought: Generation | None, req: GenerateRequest, rid: str) -> dict:
     """The reply when thinking used every output token: no text at all, finishReason MAX_TOKENS."""
     cand = {"content": {"role": "model", "parts": thought_parts(thought, req.plan)} if req.plan.show_reasoning
             else {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}
@@ -686,15 +686,15 @@ def _out_of_tokens(thought: Generation | None, req: _Request, rid: str) -> dict:
 
 async def generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    req = _Request(body, model)
+    req = GenerateRequest(body, model)
     require_known(request, model)
-    _noted(request, req)
+    note_plan(request, req)
     req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     await admit(request, "gemini", work=req.work())
     engine = backend(request).engine
     rid, headers = new_id(""), local_headers(model)
     try:
-        thought, spent = await _think(engine, req)
+        thought, spent = await think_first(engine, req)
         if spent:
             return JSONResponse(_out_of_tokens(thought, req, rid), headers=headers)
         if req.wants_call():
@@ -710,7 +710,7 @@ async def generate_content(request: Request, model: str) -> Response:
     except EngineError as e:
         return engine_error("gemini", e)
     cands = _grounded([candidate(thought_parts(thought, req.plan) + _merge_text(
-        req.notes_first(code) + [{"text": _enum_text(g.text) if req.enum else g.text}]), finish_reason(g), i)
+        req.notes_first(code) + [{"text": enum_text(g.text) if req.enum else g.text}]), finish_reason(g), i)
         for i, g in enumerate(gens)], req)
     written = sum(g.completion_tokens for g in gens) + (code.completion_tokens if code else 0)
     return JSONResponse(reply(cands, rid, usage(gens[0], written, thought)), headers=headers)
@@ -718,9 +718,9 @@ async def generate_content(request: Request, model: str) -> Response:
 
 async def stream_generate_content(request: Request, model: str) -> Response:
     body = await read_json(request, "gemini")
-    req = _Request(body, model)
+    req = GenerateRequest(body, model)
     require_known(request, model)
-    _noted(request, req)
+    note_plan(request, req)
     req.schema = grounding.apply(req.schema, req.messages, req.opts, request.scope)
     if req.n > 1:
         raise invalid("candidateCount > 1 is not supported with streaming by the local server: "
@@ -730,7 +730,7 @@ async def stream_generate_content(request: Request, model: str) -> Response:
     rid, headers = new_id(""), local_headers(model)
     sse_mode = request.query_params.get("alt") == "sse"
     try:
-        thought, spent = await _think(engine, req)
+        thought, spent = await think_first(engine, req)
         if spent:
             events = _single(_out_of_tokens(thought, req, rid))
         elif req.wants_call():
@@ -789,7 +789,7 @@ async def _text_chunks(first: str | Generation, stream, rid: str, enum: bool, th
         return
     if final is None:
         final = Generation(held or "", 0, 0)
-    text = _enum_text(final.text) if enum else held or ""  # the enum value without its JSON quotes
+    text = enum_text(final.text) if enum else held or ""  # the enum value without its JSON quotes
     last = candidate([{"text": text}], finish_reason(final))
     if grounded:
         last["groundingMetadata"] = {}
