@@ -162,6 +162,15 @@ def environ_before_setup() -> dict[str, str]:
     return env
 
 
+def undo_setup() -> None:
+    """Undo what the previous ``setup()`` did: its client hooks (Hugging Face's, local mode's guard, a workshop
+    room's credential) and its environment variables, except variables you changed yourself since."""
+    for name in ("helpers.hf_local", "helpers.offline", "helpers.shared_room"):  # this order: each wraps the next
+        if name in sys.modules:
+            sys.modules[name].disable()
+    _undo_env()
+
+
 def _undo_env() -> None:
     """Undo what the previous setup() changed, except variables you changed yourself since."""
     for name, value in list(_applied.items()):
@@ -201,13 +210,7 @@ def setup(mode: str | None = None, *, prompt: bool = False) -> CourseStatus:
     """
     notes: list[str] = []
     chosen = _choose_mode(mode, notes)
-    _undo_env()  # undo a previous setup() before deciding again
-    if "helpers.hf_local" in sys.modules:
-        sys.modules["helpers.hf_local"].disable()
-    if "helpers.offline" in sys.modules:  # before shared_room: it wraps what shared_room patched
-        sys.modules["helpers.offline"].disable()
-    if "helpers.shared_room" in sys.modules:
-        sys.modules["helpers.shared_room"].disable()
+    undo_setup()  # undo a previous setup() before deciding again
 
     found = keys_mod.find_keys(prompt=prompt) if chosen != "local" else {}
     shared: list[str] = []

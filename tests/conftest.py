@@ -61,6 +61,6 @@ def local_mode(monkeypatch, tmp_path, local_server):
     with redirect_stdout(io.StringIO()):
         helpers.setup("local")
     yield
-    course._undo_env()
+    course.undo_setup()
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()

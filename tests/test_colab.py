@@ -38,7 +38,7 @@ def clean_env(monkeypatch, tmp_path, local_server):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".git").mkdir()
     yield
-    course._undo_env()
+    course.undo_setup()
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()
 

@@ -140,7 +140,7 @@ def test_setup_warns_in_one_line_about_a_model_in_use_near_its_shutdown(monkeypa
         with redirect_stdout(out):
             status = course.setup("local")
     finally:
-        course._undo_env()
+        course.undo_setup()
     lines = [n for n in status.notes if "gpt-4.1-mini" in n]
     assert lines == ["openai: gpt-4.1-mini shuts down on 2027-01-14 (in 10 days); use gpt-6-luna instead."]
     monkeypatch.setenv("COURSE_TODAY", "2026-11-30")

@@ -35,6 +35,21 @@ def _outside(address) -> bool:
         return True  # a name reaching connect() unresolved: not provably local
 
 
+@pytest.fixture(autouse=True)
+def nothing_enabled_before():
+    """Each test starts with the guard off, whatever an earlier test of the session left behind
+    (``helpers.setup()`` in local mode turns it on for the rest of a process)."""
+    from helpers import course, shared_room
+
+    course.undo_setup()
+    hf_local.disable()
+    offline.disable()
+    shared_room.disable()
+    yield
+    hf_local.disable()
+    offline.disable()
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail the test on any connection to an address outside loopback (sync sockets and asyncio alike)."""

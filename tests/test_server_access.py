@@ -268,7 +268,7 @@ def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 def restore_course(monkeypatch):
     monkeypatch.setattr(course, "_last", course._last)
     yield
-    course._undo_env()
+    course.undo_setup()
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()
 

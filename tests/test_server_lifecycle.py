@@ -108,7 +108,7 @@ def test_setup_says_fallback_loudly(private_state, monkeypatch, tmp_path, capsys
     try:
         status = helpers.setup("local")
     finally:
-        course._undo_env()
+        course.undo_setup()
         if "helpers.hf_local" in sys.modules:
             sys.modules["helpers.hf_local"].disable()
     assert any("FALLBACK" in n for n in status.notes)

@@ -136,7 +136,7 @@ def test_no_usable_folder_at_all_is_one_sentence(tmp_path, monkeypatch, capsys):
     try:
         status = course.setup("local")
     finally:
-        course._undo_env()
+        course.undo_setup()
         if "helpers.hf_local" in sys.modules:
             sys.modules["helpers.hf_local"].disable()
     assert any("could not start" in n and "COURSE_STATE_DIR" in n for n in status.notes)

@@ -75,7 +75,7 @@ def learner(room, monkeypatch, tmp_path):
             return helpers.setup("local")
 
     yield as_learner
-    course._undo_env()
+    course.undo_setup()
     if "helpers.hf_local" in sys.modules:
         sys.modules["helpers.hf_local"].disable()  # and helpers.offline, which wraps what shared_room patched
     shared_room.disable()
