@@ -13,7 +13,8 @@ PYVER        = $(shell $(PY) -c 'import sys; print(f"{sys.version_info[0]}.{sys.
 CONSTRAINTS  = $(wildcard requirements/constraints-py$(PYVER).txt)
 STAMP  := $(VENV)/.course-installed
 
-.PHONY: setup lab test test-main test-colab browser preflight test-live server-stop clean-venv
+.PHONY: setup lab test test-main test-colab test-pythons browser preflight test-live server-stop clean-venv \
+        hub hub-setup test-hub
 
 setup: $(STAMP)
 
@@ -39,7 +40,7 @@ browser:
 
 # Everything runs in local mode with a private server state folder, so a learner's own server
 # and keys are never touched. Then the Colab profile (tests/colab_profile.py): Python 3.13 with Colab's
-# preinstalled versions, the setup cell as written, and a sample of lessons (COLAB_LESSONS=00,04,07).
+# preinstalled versions, the setup cell as written, and every lesson (COLAB_LESSONS=00,04,07 for a few).
 test: test-main test-colab
 
 test-main: setup browser
@@ -50,6 +51,12 @@ test-main: setup browser
 test-colab: setup
 	$(PY) tests/colab_profile.py
 
+# The other Pythons (tests/python_matrix.py): unit and server tests and a sample of notebooks on 3.10, 3.12
+# and 3.13, each in a venv of its own (.course/py3.X-venv, made from requirements/constraints-py3.X.txt and
+# kept until pyproject.toml or that file changes). PYTHON_MATRIX=3.13 runs one. Not part of `make test`.
+test-pythons: setup
+	$(PY) tests/python_matrix.py
+
 # Instructor kit: check keys, models and local mode before a workshop; then run the notebooks live.
 preflight: setup
 	$(PY) -m helpers preflight
@@ -59,6 +66,39 @@ test-live: setup
 
 server-stop:
 	$(PY) -m helpers server stop
+
+# A workshop's hub on one machine (hub/, docs/instructor-guide.md "A hub on one machine"): JupyterHub with
+# the room's course server as a service, in its own venv (.course/hub-venv: the course + hub/requirements.txt)
+# and configurable-http-proxy from npm in .course/hub-node (never global). `make hub` serves
+# http://127.0.0.1:8000 (HUB_PORT); its settings are environment variables (hub/jupyterhub_config.py).
+HUB_VENV  := .course/hub-venv
+HUB_NODE  := .course/hub-node
+HUB_PROXY := $(HUB_NODE)/node_modules/.bin/configurable-http-proxy
+HUB_PYVER  = $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null)
+HUB_CONSTRAINTS = $(wildcard requirements/constraints-py$(HUB_PYVER).txt)
+HUB_STAMP := $(HUB_VENV)/.hub-installed
+
+hub-setup: $(HUB_STAMP) $(HUB_PROXY)
+
+$(HUB_STAMP): pyproject.toml hub/requirements.txt $(HUB_CONSTRAINTS)
+	$(PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install -q --upgrade pip
+	$(HUB_VENV)/bin/python -m pip install -q $(if $(HUB_CONSTRAINTS),-c $(HUB_CONSTRAINTS)) -e ".[lab,test]" \
+	  -r hub/requirements.txt
+	$(HUB_VENV)/bin/python -m helpers install-model
+	touch $@
+
+$(HUB_PROXY): hub/package.json hub/package-lock.json
+	mkdir -p $(HUB_NODE)
+	cp hub/package.json hub/package-lock.json $(HUB_NODE)/
+	npm ci --prefix $(HUB_NODE) --no-audit --no-fund
+	touch $@
+
+hub: hub-setup
+	$(HUB_VENV)/bin/jupyterhub -f hub/jupyterhub_config.py
+
+test-hub: hub-setup
+	COURSE_MODE=local $(HUB_VENV)/bin/python -m pytest -q -rs tests/test_hub.py -p no:cacheprovider
 
 clean-venv:
 	rm -rf $(VENV)

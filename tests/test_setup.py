@@ -5,7 +5,11 @@ import io
 import os
 import re
 import sys
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from contextlib import redirect_stdout
 from pathlib import Path
 

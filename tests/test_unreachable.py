@@ -5,6 +5,7 @@ import os
 import socket
 import time
 
+import httpx
 import httpx2
 import pytest
 
@@ -69,10 +70,10 @@ def test_each_sdk_raises_its_connection_error():
             openai.OpenAI(api_key="sk-test", max_retries=0).models.list()  # pragma: allowlist secret
     with unreachable.provider("gemini", "drop"):
         client = genai.Client(api_key="test")
-        with pytest.raises(httpx2.TransportError):
+        with pytest.raises((httpx2.TransportError, httpx.TransportError)):
             client.models.generate_content(model="m", contents="hi")
     was = hf_local._state.get("base_url")
     with unreachable.provider("huggingface", "closed"):
-        with pytest.raises(httpx2.TransportError):
+        with pytest.raises((httpx2.TransportError, httpx.TransportError)):
             InferenceClient(token="hf_test").chat_completion([{"role": "user", "content": "hi"}], model="m")
     assert hf_local._state.get("base_url") == was
