@@ -63,7 +63,7 @@ def pytest_terminal_summary(terminalreporter, config):
     from helpers import models
 
     if config.stash.get(DEMO_REPORTS, None):
-        terminalreporter.section("local demo accuracy (benchmarks/demo_accuracy_bench.py)")
+        terminalreporter.section("local demo figures (benchmarks/)")
         for text in config.stash[DEMO_REPORTS]:
             terminalreporter.write_line(text)
 
