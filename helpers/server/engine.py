@@ -284,8 +284,8 @@ class LlamaEngine:
     def _check_size(self, texts: list[str]) -> None:
         check_prompt_size(sum(len(t) for t in texts), self.context_tokens)
 
-    async def _chat(self, body: dict) -> Generation:
-        """One whole answer, read as a stream (see above)."""
+    async def _read(self, body: dict) -> AsyncIterator[str | Generation]:
+        """The engine's streamed chat answer to ``body``: its pieces (str), then one ``Generation``."""
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         parts: list[str] = []
         finish, usage, timings = "stop", {}, {}
@@ -297,10 +297,18 @@ class LlamaEngine:
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         parts.append(piece)
+                        yield piece
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-        return Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
-                          None, timings)
+        yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
+                         None, timings)
+
+    async def _chat(self, body: dict) -> Generation:
+        """One whole answer, read as a stream (see above)."""
+        async with contextlib.aclosing(self._read(body)) as items:
+            async for item in items:
+                pass
+        return item  # the last item is the whole answer
 
     @staticmethod
     def _whole(data: dict) -> Generation:
@@ -343,25 +351,12 @@ class LlamaEngine:
         self._check_size([str(m.get("content") or "") for m in messages])
         if json_schema is not None and max_tokens is None:
             max_tokens = SCHEMA_ROOM
-        body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
-                                **_options(max_tokens, temperature, top_p, stop, seed)}
+        body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)
-        parts: list[str] = []
-        finish, usage, timings = "stop", {}, {}
-        async with contextlib.aclosing(self._events("/v1/chat/completions", body)) as events:
-            async for chunk in events:
-                if chunk.get("usage"):
-                    usage, timings = chunk["usage"], chunk.get("timings", {})
-                for choice in chunk.get("choices", []):
-                    piece = (choice.get("delta") or {}).get("content")
-                    if piece:
-                        parts.append(piece)
-                        yield piece
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-        yield Generation("".join(parts), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish,
-                         None, timings)
+        async with contextlib.aclosing(self._read(body)) as items:
+            async for item in items:
+                yield item
 
     async def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
                        top_p: float | None = None, stop: Any = None, seed: int | None = None) -> Generation:

@@ -675,12 +675,13 @@ def _turn(request: Request, provider: str, model: str, body: dict) -> _Turn:
     return _Turn(body, chat_msgs, messages, tools, mode, forced, opts, schema, plan, request.scope, provider)
 
 
-async def _answer(engine, t: _Turn) -> dict:
-    """The whole response object for ``t`` (not streamed): thinking, then tool calls or text."""
+async def _think_or_call(engine, t: _Turn) -> tuple[Generation | None, dict | None]:
+    """Thinking, then the tool calls when the model calls: ``(the thinking, the finished response object)``, the
+    object None when a text answer is still to be written (``t.opts`` then holds the tokens left for it)."""
     thought = await thinking.think(engine, t.messages, t.plan.thinking_tokens, t.opts["max_tokens"])
     left = thinking.remaining(t.opts["max_tokens"], thought)
     if left is not None and left <= 0:  # the thinking used the whole limit: no answer at all
-        return _response_object(t.rid, t.body, [], thinking.used_up(thought), "incomplete", thought)
+        return thought, _response_object(t.rid, t.body, [], thinking.used_up(thought), "incomplete", thought)
     if left is not None:
         t.opts["max_tokens"] = left
     if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
@@ -689,7 +690,15 @@ async def _answer(engine, t: _Turn) -> dict:
         output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
                    "arguments": json.dumps(args), "status": "completed"} for name, args in found]
         _remember(t.rid, t.chat_msgs, output)
-        return _response_object(t.rid, t.body, output, gen, thought=thought)
+        return thought, _response_object(t.rid, t.body, output, gen, thought=thought)
+    return thought, None
+
+
+async def _answer(engine, t: _Turn) -> dict:
+    """The whole response object for ``t`` (not streamed): thinking, then tool calls or text."""
+    thought, done = await _think_or_call(engine, t)
+    if done is not None:
+        return done
     gen = await engine.generate(t.messages, json_schema=t.schema, **t.opts)
     output = [_message_item(t.mid, gen.text, _status(gen))]
     _remember(t.rid, t.chat_msgs, output)
@@ -818,22 +827,9 @@ _logs: OrderedDict[str, _EventLog] = OrderedDict()
 
 async def _stream_events(engine, t: _Turn):
     """The Responses stream events for ``t`` (thinking first, then tool calls or the text piece by piece)."""
-    thought = await thinking.think(engine, t.messages, t.plan.thinking_tokens, t.opts["max_tokens"])
-    left = thinking.remaining(t.opts["max_tokens"], thought)
-    if left is not None and left <= 0:
-        obj = _store(_response_object(t.rid, t.body, [], thinking.used_up(thought), "incomplete", thought))
-        async for event in _stream_done_items(obj):
-            yield event
-        return
-    if left is not None:
-        t.opts["max_tokens"] = left
-    if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
-        found, gen = await toolcall.make_calls(engine, t.messages, t.tools, t.forced, t.scope,
-                                               parallel=parallel_allowed(t.body, t.forced, t.provider), **t.opts)
-        output = [{"type": "function_call", "id": new_id("fc_"), "call_id": new_id("call_"), "name": name,
-                   "arguments": json.dumps(args), "status": "completed"} for name, args in found]
-        _remember(t.rid, t.chat_msgs, output)
-        async for event in _stream_done_items(_store(_response_object(t.rid, t.body, output, gen, thought=thought))):
+    thought, done = await _think_or_call(engine, t)
+    if done is not None:
+        async for event in _stream_done_items(_store(done)):
             yield event
         return
     async for event in _stream_response(t.rid, t.mid, t.body, t.chat_msgs,
