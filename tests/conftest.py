@@ -36,6 +36,21 @@ def local_server(tmp_path_factory):
 
 
 @pytest.fixture
+def private_state(tmp_path, monkeypatch):
+    """A server state folder of its own (any free ports); every course server of that folder is stopped after."""
+    from helpers.server import lifecycle
+
+    folder = tmp_path / "state"
+    monkeypatch.setenv("COURSE_STATE_DIR", str(folder))
+    monkeypatch.setenv("COURSE_LMSTUDIO_PORT", "0")
+    monkeypatch.setenv("COURSE_SERVER_PORT", "0")
+    yield folder
+    lifecycle.stop()
+    for pid in lifecycle._server_pids(lifecycle.state_dir()):
+        lifecycle._terminate(pid, 10)
+
+
+@pytest.fixture
 def base_url(local_server) -> str:
     """``http://127.0.0.1:PORT`` of the session's local server."""
     return local_server["url"]

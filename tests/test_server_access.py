@@ -162,17 +162,6 @@ def test_requests_n_is_checked(base_url, n, status):
 # ---------------------------------------------------------------------- private files
 
 
-@pytest.fixture
-def private_state(tmp_path, monkeypatch):
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COURSE_STATE_DIR", str(folder))
-    monkeypatch.setenv("COURSE_LMSTUDIO_PORT", "0")
-    monkeypatch.setenv("COURSE_SERVER_PORT", "0")
-    yield folder
-    lifecycle.stop()
-    for pid in lifecycle._server_pids(lifecycle.state_dir()):
-        lifecycle._terminate(pid, 10)
-
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)

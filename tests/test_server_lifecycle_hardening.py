@@ -35,18 +35,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def private_state(tmp_path, monkeypatch):
-    """A state folder of its own; every course server of that folder is stopped afterwards."""
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COURSE_STATE_DIR", str(folder))
-    monkeypatch.setenv("COURSE_LMSTUDIO_PORT", "0")
-    monkeypatch.setenv("COURSE_SERVER_PORT", "0")
-    yield folder
-    lifecycle.stop()
-    for pid in lifecycle._server_pids(lifecycle.state_dir()):
-        lifecycle._terminate(pid, 10)
-
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, cwd=ROOT,
