@@ -34,7 +34,7 @@ very really some any all each every not no yes ok okay hi hello thanks thank up 
 # A request's own verb is not one of its values ("Convert 50 euros to dollars", "Translate 'hi' into Italian"):
 # these words may stand inside a phrase but not start one.
 REQUEST_VERBS = set("""
-add ask book buy calculate call check compute convert create define email explain find give look make order play
+add ask book buy calculate call check compute convert create define email explain extract find give look make order play
 remind reserve schedule search send set show start stop summarise summarize tell translate write
 """.split())
 # Clause breaks: punctuation followed by a space or the end ("12:30" and "3.5" stay whole), brackets, quotes.
