@@ -154,7 +154,7 @@ def enable(base_url: str, scope: str = "all") -> None:
     with _lock:
         hosts = provider_hosts()
         if not _state.get("patched"):
-            for patch in (_patch_httpx, _patch_requests, _patch_urllib):
+            for patch in (_patch_httpx, _patch_requests, _patch_urllib, _patch_websockets):
                 patch()
             _state["patched"] = True
         if scope == "huggingface" and _state.get("scope") == "all" and _state.get("base_url") == base_url:
@@ -310,3 +310,43 @@ def _patch_urllib() -> None:
         return open
 
     _replace(urllib.request.OpenerDirector, "open", make_open)
+
+
+# ---------------------------------------------------------------------- websockets (OpenAI's WebSocket modes)
+
+def ws_as_http(url: Any) -> str:
+    """A ``ws://``/``wss://`` address as its ``http://``/``https://`` twin (other addresses unchanged)."""
+    scheme, sep, rest = str(url).partition("://")
+    return {"ws": "http", "wss": "https"}.get(scheme.lower(), scheme) + sep + rest
+
+
+def _http_as_ws(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme) + sep + rest
+
+
+def _patch_websockets() -> None:
+    """Route the ``websockets`` client (``client.responses.connect()``) as an HTTP request to its twin address."""
+    try:
+        import websockets.asyncio.client as async_client
+        import websockets.sync.client as sync_client
+    except ImportError:
+        return
+    error = _error_class(OSError)  # websockets' callers expect an OSError from a connection that fails
+
+    def routed(uri: Any) -> str:
+        return _http_as_ws(route(ws_as_http(uri), error))
+
+    def make_sync(original: Any) -> Any:
+        def connect(uri: Any, *args: Any, **kw: Any) -> Any:
+            return original(routed(uri), *args, **kw)
+        return connect
+
+    def make_async_init(original: Any) -> Any:
+        def __init__(self: Any, uri: Any, *args: Any, **kw: Any) -> None:
+            original(self, routed(uri), *args, **kw)
+        return __init__
+
+    _replace(sync_client, "connect", make_sync)  # the SDK imports it when it connects, so this is what it gets
+    _replace(async_client.connect, "__init__", make_async_init)  # the SDK's async connect subclasses this class
+

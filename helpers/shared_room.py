@@ -77,9 +77,48 @@ def _patch_once() -> None:
     try:
         from requests.adapters import HTTPAdapter
     except ImportError:
+        pass
+    else:
+        _patched.append((HTTPAdapter, "send", HTTPAdapter.send))
+        HTTPAdapter.send = _wrap_requests(HTTPAdapter.send)  # type: ignore[method-assign]
+    _patch_websockets()
+
+
+def _with_credential(uri: Any, kw: dict) -> dict:
+    """``kw`` of a ``websockets`` connect, with the credential among its headers when ``uri`` is the room's."""
+    from .offline import ws_as_http
+
+    credential = _credential_for(ws_as_http(uri))
+    if credential is None:
+        return kw
+    headers = kw.get("additional_headers")
+    if headers is None or isinstance(headers, dict):
+        headers = {**(headers or {}), _state["header"]: credential}
+    else:  # a list of pairs, or websockets' Headers
+        pairs = headers.raw_items() if hasattr(headers, "raw_items") else headers
+        headers = [*pairs, (_state["header"], credential)]
+    return {**kw, "additional_headers": headers}
+
+
+def _patch_websockets() -> None:
+    """The ``websockets`` client (OpenAI's ``client.responses.connect()``) sends the credential in its handshake."""
+    try:
+        import websockets.asyncio.client as async_client
+        import websockets.sync.client as sync_client
+    except ImportError:
         return
-    _patched.append((HTTPAdapter, "send", HTTPAdapter.send))
-    HTTPAdapter.send = _wrap_requests(HTTPAdapter.send)  # type: ignore[method-assign]
+    original_sync, original_init = sync_client.connect, async_client.connect.__init__
+
+    def connect(uri: Any, *args: Any, **kw: Any) -> Any:
+        return original_sync(uri, *args, **_with_credential(uri, kw))
+
+    def __init__(self: Any, uri: Any, *args: Any, **kw: Any) -> None:
+        original_init(self, uri, *args, **_with_credential(uri, kw))
+
+    _patched.append((sync_client, "connect", original_sync))
+    _patched.append((async_client.connect, "__init__", original_init))
+    sync_client.connect = connect
+    async_client.connect.__init__ = __init__  # type: ignore[method-assign]
 
 
 def enable(url: str, credential: str) -> None:

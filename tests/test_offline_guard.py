@@ -219,6 +219,36 @@ def test_openai_groq_and_gemini_with_their_real_base_urls(guarded):
     assert out.candidates and out.candidates[0].content is not None
 
 
+def test_responses_websocket_with_the_real_base_url_stays_here(guarded):
+    """``client.responses.connect()`` opens its own socket (the ``websockets`` library): it is routed too."""
+    import asyncio
+
+    from openai import AsyncOpenAI, OpenAI
+
+    real = "https://api.openai.com/v1"
+    key = "sk-not-a-real-key"  # pragma: allowlist secret
+    model = catalogue.chat("openai")
+    with OpenAI(base_url=real, api_key=key).responses.connect() as connection:
+        connection.response.create(model=model, input="Hi", max_output_tokens=16, reasoning={"effort": "none"})
+        for event in connection:
+            if event.type in ("response.completed", "response.incomplete", "error"):
+                break
+        assert event.type in ("response.completed", "response.incomplete"), event
+
+    async def with_async() -> str:
+        async with AsyncOpenAI(base_url=real, api_key=key).responses.connect() as connection:
+            await connection.response.create(model=model, input="Hi", max_output_tokens=16,
+                                             reasoning={"effort": "none"})
+            async for event in connection:
+                if event.type in ("response.completed", "response.incomplete", "error"):
+                    return event.type
+        return "no end"
+
+    assert asyncio.run(with_async()) in ("response.completed", "response.incomplete")
+    with pytest.raises(offline.LocalModeBlocked, match="Local mode keeps everything on this machine"):
+        OpenAI(base_url="https://example.com/v1", api_key=key).responses.connect().enter()
+
+
 @pytest.mark.parametrize("library", ["requests", "httpx", "httpx2", "urllib"])
 def test_raw_http_to_the_router(guarded, library):
     """The docs' raw-HTTP examples: POST https://router.huggingface.co/v1/chat/completions with a bearer token."""

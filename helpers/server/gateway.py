@@ -2,7 +2,8 @@
 
 Route map (see the protocol modules for the details):
 
-* OpenAI and LM Studio: ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``, ``/v1/models``
+* OpenAI and LM Studio: ``/v1/chat/completions``, ``/v1/responses`` (also as a WebSocket:
+  ``openai_responses_ws``), ``/v1/embeddings``, ``/v1/models``
 * Groq: the same under ``/openai/v1/``
 * Gemini: ``/v1/`` and ``/v1beta/`` ``models/{model}:generateContent`` and friends (told apart from
   OpenAI's ``/v1/models`` by Google's ``x-goog-api-key`` / ``x-goog-api-client`` headers), and the
@@ -10,8 +11,8 @@ Route map (see the protocol modules for the details):
 * Hugging Face: ``/hf/<host>/...``, where the course's client hook sends ``*.huggingface.co``
 * the course's own: ``/_course/health``, ``/_course/requests`` (both need the state token)
 
-Who may use it (``AccessGuard``): programs on this machine that address it as ``127.0.0.1``,
-``localhost`` or ``[::1]``. A web page cannot: a foreign ``Host`` (DNS rebinding) and any request a
+Who may use it (``AccessGuard``, WebSocket handshakes included): programs on this machine that address it as
+``127.0.0.1``, ``localhost`` or ``[::1]``. A web page cannot: a foreign ``Host`` (DNS rebinding) and any request a
 browser marks as coming from a page (``Origin``, ``Sec-Fetch-Site``) get a 403 in the provider's
 shape, and bodies a page may send without asking first (``text/plain``, forms) get a 400. The
 ``/_course/*`` routes (health with the pid and token, the request inspector) also need the state token
@@ -32,11 +33,11 @@ import time
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from . import faults, gemini_api, gemini_interactions, hf_api, learners, openai_api
+from . import faults, gemini_api, gemini_interactions, hf_api, learners, openai_api, openai_responses_ws
 from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
@@ -337,7 +338,7 @@ class AccessGuard:
         """A refusal in the shape the caller expects: the course's own for ``/_course``, else its provider's."""
         if scope.get("path", "").startswith("/_course"):
             return _course_error(status, message, code)
-        resp = faults.bad_request(provider_for(Request(scope)), message, status, code)
+        resp = faults.bad_request(provider_for(HTTPConnection(scope)), message, status, code)  # type: ignore[arg-type]
         resp.headers[SERVICE_HEADER] = SERVICE
         return resp
 
@@ -402,10 +403,12 @@ class AccessGuard:
         return None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             resp = self.identify(scope) or self.refusal(scope)
             if resp is not None:
-                return await resp(scope, receive, send)
+                if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+                    return await send({"type": "websocket.close", "code": 1008})  # no HTTP answer possible
+                return await resp(scope, receive, send)  # a WebSocket handshake gets it as its HTTP answer
         return await self.app(scope, receive, send)
 
 
@@ -479,6 +482,7 @@ def build_app(backend: Backend, *, port: int = 0, lmstudio_port: int | None = No
 
     routes = [Route("/_course/health", health), Route("/_course/requests", requests_log, methods=["GET", "DELETE"])]
     routes += openai_api.routes("/v1") + openai_api.routes("/openai/v1")
+    routes.append(WebSocketRoute("/v1/responses", openai_responses_ws.responses_socket))  # OpenAI's only (not Groq)
     for version in ("v1", "v1beta"):
         routes += [Route(f"/{version}/models", models_route, methods=["GET"]),
                    Route(f"/{version}/models/{{rest:path}}", models_route, methods=["GET", "POST"])]

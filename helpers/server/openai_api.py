@@ -2,7 +2,8 @@
 
 Endpoints: ``chat/completions`` (plain, streaming, tools with parallel calls, JSON mode, JSON schema),
 ``responses`` (plain, streaming, function tools, JSON schema, stored and background responses: ``GET
-responses/{id}``, ``POST responses/{id}/cancel``; ``responses/input_tokens``), the legacy ``completions``
+responses/{id}``, ``POST responses/{id}/cancel``; ``responses/input_tokens``; the WebSocket mode is
+``openai_responses_ws``, with the same stream events), the legacy ``completions``
 (OpenAI and LM Studio only), ``models``, ``embeddings`` (float and base64). Every answer carries an
 ``x-request-id`` header, as OpenAI's and Groq's do.
 
@@ -655,7 +656,7 @@ class _Turn:
     mid: str = field(default_factory=lambda: new_id("msg_"))
 
 
-def _turn(request: Request, provider: str, model: str, body: dict) -> _Turn:
+def read_turn(request: Request, provider: str, model: str, body: dict) -> _Turn:
     """The checked request as a ``_Turn`` (a provider-shaped 400 when it is malformed)."""
     checked(provider, check_responses, body)
     plan = planned(request, provider, model, body, "responses")
@@ -705,21 +706,27 @@ async def _answer(engine, t: _Turn) -> dict:
     return _response_object(t.rid, t.body, output, gen, _status(gen), thought)
 
 
+def turn_work(t: _Turn) -> int:
+    """The request's work for the model's queue (``common.budget``): its output limit, thinking and prompt."""
+    return budget(t.body.get("max_output_tokens"), thinking=t.plan.thinking_tokens,
+                  prompt_chars=sum(len(m.get("content") or "") for m in t.messages))
+
+
 async def responses(request: Request) -> Response:
     provider = provider_of(request)
     body = await read_json(request, provider, ("model", "input"))
     model = body["model"] if isinstance(body["model"], str) else ""
     await check_faults(request, provider, model)
-    t = _turn(request, provider, model, body)
-    await admit(request, provider, work=budget(body.get("max_output_tokens"), thinking=t.plan.thinking_tokens,
-                                               prompt_chars=sum(len(m["content"]) for m in t.messages)))
+    t = read_turn(request, provider, model, body)
     engine = backend(request).engine
     headers = local_headers(model)
-    if body.get("background") and not body.get("stream"):
-        return JSONResponse(_start_background(engine, t), headers=headers)
-    if body.get("background"):  # the events go on being made (and kept) when this client leaves
-        log = _start_background_stream(engine, t)
+    if body.get("background"):  # the work goes on (and keeps its place in the queue) after this request ends
+        turn = await _admit_background(request, provider, turn_work(t))
+        if not body.get("stream"):
+            return JSONResponse(_start_background(engine, t, turn), headers=headers)
+        log = _start_background_stream(engine, t, turn)
         return StreamingResponse(log.follow(), media_type="text/event-stream", headers=headers)
+    await admit(request, provider, work=turn_work(t))
     try:
         if not body.get("stream"):
             return JSONResponse(_store(await _answer(engine, t)), headers=headers)
@@ -727,7 +734,7 @@ async def responses(request: Request) -> Response:
         left = thinking.remaining(t.opts["max_tokens"], thought)
         if left is not None and left <= 0:
             obj = _store(_response_object(t.rid, body, [], thinking.used_up(thought), "incomplete", thought))
-            return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
+            return StreamingResponse(as_sse(_stream_done_items(obj)), media_type="text/event-stream", headers=headers)
         if left is not None:
             t.opts["max_tokens"] = left
         if t.tools and toolcall.should_call(t.chat_msgs, t.mode):
@@ -737,9 +744,9 @@ async def responses(request: Request) -> Response:
                        "arguments": json.dumps(args), "status": "completed"} for name, args in found]
             _remember(t.rid, t.chat_msgs, output)
             obj = _store(_response_object(t.rid, body, output, gen, thought=thought))
-            return StreamingResponse(_stream_done_items(obj), media_type="text/event-stream", headers=headers)
+            return StreamingResponse(as_sse(_stream_done_items(obj)), media_type="text/event-stream", headers=headers)
         stream = await primed(engine.stream(t.messages, json_schema=t.schema, **t.opts))  # errors before the 200
-        return StreamingResponse(_stream_response(t.rid, t.mid, body, t.chat_msgs, stream, thought),
+        return StreamingResponse(as_sse(_stream_response(t.rid, t.mid, body, t.chat_msgs, stream, thought)),
                                  media_type="text/event-stream", headers=headers)
     except EngineError as e:
         return engine_error(provider, e)
@@ -762,29 +769,83 @@ def _store(obj: dict) -> dict:
     return obj
 
 
-def _start_background(engine, t: _Turn) -> dict:
-    """``background=true``: answer "queued" now and run the work in an asyncio task that updates the stored
-    response ("in_progress", then "completed", "incomplete", "failed" or "cancelled")."""
+@dataclass
+class _QueueTurn:
+    """A background response's place in the model's queue: ``admitted`` ends when it holds a slot; ``tickets``
+    are the turns (``common.admit``) to give back when its work ends."""
+
+    admitted: asyncio.Future
+    tickets: dict
+
+    def release(self, measured: bool) -> None:
+        for ticket in self.tickets.values():
+            ticket.release(measured)
+
+
+async def _admit_background(request: Request, provider: str, work: int) -> _QueueTurn:
+    """A place in the model's queue for a background response, as every request gets one (``common.admit``),
+    held by the background work instead of the request that created it (which ends at once).
+
+    A refusal (the queue is full: 503; a shared room's learner already has their share: 429) is raised here, so
+    the creating request gets it; a wait for a free slot happens in the background, the response "queued".
+    """
+    scope = {**request.scope, "course_tickets": {}}  # the work's own turns: the request's are given back when it ends
+    waiting = asyncio.ensure_future(admit(Request(scope, request.receive), provider, work=work))
+    turn = _QueueTurn(waiting, scope["course_tickets"])
+    try:
+        await asyncio.sleep(0)  # admit refuses before it first waits: let it run that far
+    except asyncio.CancelledError:  # the client left before the response was created: no place is kept
+        waiting.cancel()
+        turn.release(measured=False)
+        raise
+    if waiting.done() and waiting.exception() is not None:
+        raise waiting.exception()
+    return turn
+
+
+def _in_background(t: _Turn, turn: _QueueTurn, run, finish=lambda: None) -> dict:
+    """Store ``t``'s response as "queued" and run ``run()`` in an asyncio task once ``turn`` is admitted; the
+    stored status follows ("in_progress", then what ``run`` stores, or "failed" / "cancelled"). ``finish``
+    runs at the end, whatever happened; the queue turn is given back then."""
     queued = _store(_response_object(t.rid, t.body, [], None, "queued"))
 
+    def fail(message: str) -> None:
+        _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
+                          "error": {"code": "server_error", "message": message}}
+
     async def work() -> None:
-        _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "in_progress"}
+        finished = False
         try:
-            _store(await _answer(engine, t))
+            await turn.admitted
+            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "in_progress"}
+            await run()
+            finished = True
         except asyncio.CancelledError:
             _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "cancelled"}
         except EngineError as e:
-            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
-                              "error": {"code": "server_error", "message": e.message}}
+            fail(e.message)
+        except Reject:  # refused after all (admit's checks came after its first wait)
+            fail("The local server's queue refused this background response; try again later.")
         except Exception as e:  # noqa: BLE001 - a bug: the stored response says so instead of hanging "in_progress"
-            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
-                              "error": {"code": "server_error", "message": f"The local server hit an internal "
-                                                                           f"error ({type(e).__name__})."}}
+            fail(f"The local server hit an internal error ({type(e).__name__}).")
         finally:
+            turn.admitted.cancel()  # still waiting for a slot when cancelled: leave the queue
+            turn.release(measured=finished)
+            finish()
             _background.pop(t.rid, None)
 
     _background[t.rid] = asyncio.ensure_future(work())
     return queued
+
+
+def _start_background(engine, t: _Turn, turn: _QueueTurn) -> dict:
+    """``background=true``: answer "queued" now; the work runs in an asyncio task that updates the stored
+    response ("in_progress", then "completed", "incomplete", "failed" or "cancelled")."""
+
+    async def run() -> None:
+        _store(await _answer(engine, t))
+
+    return _in_background(t, turn, run)
 
 
 class _EventLog:
@@ -825,8 +886,9 @@ class _EventLog:
 _logs: OrderedDict[str, _EventLog] = OrderedDict()
 
 
-async def _stream_events(engine, t: _Turn):
-    """The Responses stream events for ``t`` (thinking first, then tool calls or the text piece by piece)."""
+async def stream_events(engine, t: _Turn):
+    """The Responses stream events for ``t`` (thinking first, then tool calls or the text piece by piece), as
+    dicts: a background stream keeps them (``_EventLog``), the WebSocket mode sends them."""
     thought, done = await _think_or_call(engine, t)
     if done is not None:
         async for event in _stream_done_items(_store(done)):
@@ -837,31 +899,33 @@ async def _stream_events(engine, t: _Turn):
         yield event
 
 
-def _start_background_stream(engine, t: _Turn) -> _EventLog:
+async def prepared_events(t: _Turn):
+    """``generate: false`` (the WebSocket mode's warm-up): a completed response with no output, stored with its
+    conversation so that a later ``previous_response_id`` continues it (openai 3.54.0
+    ``responses_client_event_param.ResponseCreate.generate``: "prepare request state without model output")."""
+    obj = _store(_response_object(t.rid, t.body, [], None))
+    _remember(t.rid, t.chat_msgs, [])
+    async for event in _stream_done_items(obj):
+        yield event
+
+
+def _start_background_stream(engine, t: _Turn, turn: _QueueTurn) -> _EventLog:
     """``background=true`` with ``stream=true``: the events are made by an asyncio task into an ``_EventLog``
     that the creating request follows, and that a later ``GET ...?stream=true`` reads again."""
-    queued = _store(_response_object(t.rid, t.body, [], None, "queued"))
     log = _logs[t.rid] = _EventLog()
     while len(_logs) > MAX_STORED // 4:  # each log holds a whole answer's events: keep fewer of them
         _logs.popitem(last=False)
 
-    async def work() -> None:
-        _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "in_progress"}
+    async def run() -> None:
         try:
-            async for event in _stream_events(engine, t):
-                log.add(event)
-        except asyncio.CancelledError:
-            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "cancelled"}
+            async for event in stream_events(engine, t):
+                log.add(sse(event, event=event["type"]))
         except EngineError as e:
-            _stored[t.rid] = {**_stored.get(t.rid, queued), "status": "failed",
-                              "error": {"code": "server_error", "message": e.message}}
             log.add(sse({"type": "error", "sequence_number": len(log.events), "code": e.kind, "message": e.message,
                          "param": None}, event="error"))
-        finally:
-            log.finish()
-            _background.pop(t.rid, None)
+            raise
 
-    _background[t.rid] = asyncio.ensure_future(work())
+    _in_background(t, turn, run, log.finish)
     return log
 
 
@@ -948,13 +1012,22 @@ def _message_item(mid: str, text: str, status: str = "completed") -> dict:
 
 
 class _Seq:
+    """Numbers a response's stream events (``sequence_number`` 0, 1, 2 ...)."""
+
     def __init__(self) -> None:
         self.n = 0
 
-    def event(self, kind: str, **data: Any) -> bytes:
+    def event(self, kind: str, **data: Any) -> dict:
         payload = {"type": kind, "sequence_number": self.n, **data}
         self.n += 1
-        return sse(payload, event=kind)
+        return payload
+
+
+async def as_sse(events):
+    """Stream events (dicts, from ``_stream_response`` and friends) as server-sent events, for HTTP. The
+    WebSocket mode (``openai_responses_ws``) sends the same events as JSON messages."""
+    async for event in events:
+        yield sse(event, event=event["type"])
 
 
 async def _stream_response(rid: str, mid: str, body: dict, chat_msgs: list[dict], stream,
