@@ -24,7 +24,7 @@ schema      a JSON schema (structured output, tool parameters) the server reject
 shape       the answer's shape is not what the SDK or the example expects (parse/attribute errors)
 task        a Hugging Face task or provider feature the local server does not do
 timeout     no answer within the time limit
-dependency  the example imports a package the course does not install (not a server gap)
+dependency  the example imports a package that is not installed (the test extra has them)
 ==========  ==================================================================================
 """
 from __future__ import annotations
@@ -220,6 +220,10 @@ def report(result: dict) -> str:
         lines.append("failures (example, category, last line of the error):")
         for o in sorted(failures, key=lambda o: (o.category, o.example.name)):
             lines.append(f"  {o.example.name:<40} {o.category:<10} {o.cause}")
+    missing = sum(o.category == "dependency" for o in failures)
+    if missing:
+        lines.append(f"{missing} fail only because a package is not installed: install the course's test extra "
+                     f"(pip install -c requirements/constraints-py3.X.txt -e \".[lab,test]\", or make setup)")
     return "\n".join(lines)
 
 
@@ -231,8 +235,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="examples run at the same time (default 2)")
     parser.add_argument("--time-limit", type=float, default=TIME_LIMIT, help="seconds per example")
     parser.add_argument("--with-path", action="append", default=[], metavar="DIR",
-                        help="a folder of packages the course does not install, added to the examples' "
-                             "PYTHONPATH: `pip install --target DIR rich aiohttp httpx-aiohttp`")
+                        help="a folder of packages this environment lacks, added to the examples' PYTHONPATH "
+                             "(without the test extra: `pip install --target DIR rich aiohttp httpx-aiohttp`)")
     args = parser.parse_args()
     os.environ["COURSE_MODE"] = "local"
     if args.list:

@@ -205,6 +205,10 @@ def check_huggingface() -> list[Check]:
         "chat": lambda m: client.chat_completion(PROMPT, model=m, max_tokens=5),
         "sentiment": lambda m: client.text_classification("I love this course.", model=m),
         "embeddings": lambda m: client.feature_extraction("ok", model=m),
+        # the defaults InferenceClient takes when a call names no model (the catalogue's, from hf.co/api/tasks)
+        "zero_shot": lambda m: client.zero_shot_classification("I love this course.", ["good", "bad"], model=m),
+        "fill_mask": lambda m: client.fill_mask("Paris is the <mask> of France.", model=m),
+        "question_answering": lambda m: client.question_answering("Where?", "It is in Paris.", model=m),
     }
     for purpose, call in calls.items():
         model = models.get("huggingface", purpose)

@@ -50,7 +50,8 @@ TASKS = ("text-classification", "token-classification", "summarization", "transl
 MEDIA_TASKS = ("image-classification", "object-detection", "automatic-speech-recognition")
 _PURPOSE_TASK = {"sentiment": "text-classification", "ner": "token-classification", "summarization": "summarization",
                  "translation": "translation", "embeddings": "feature-extraction", "text_generation": "text-generation",
-                 "chat": "conversational", "tools": "conversational"}
+                 "zero_shot": "zero-shot-classification", "fill_mask": "fill-mask",
+                 "question_answering": "question-answering", "chat": "conversational", "tools": "conversational"}
 _NAME_HINTS = [  # (pattern in a model id, task) for models the catalogue does not list
     (r"sentence-transformers/|e5-|bge-|minilm|mpnet|embed|gte-", "feature-extraction"),
     (r"summar|bart-large-cnn|pegasus|-cnn\b|xsum", "summarization"),
@@ -697,13 +698,20 @@ async def hub_model(request: Request) -> Response:
     return JSONResponse(info, headers=local_headers(model_id))
 
 
+_TASK_LABELS = {"zero-shot-classification": "Zero-Shot Classification", "fill-mask": "Fill-Mask"}  # as hf.co spells
+
+
 async def hub_tasks(request: Request) -> Response:
-    """``GET /hf/hub/api/tasks``: the recommended model per task (used when no model is given)."""
+    """``GET /hf/hub/api/tasks``: the recommended model per task, the catalogue's ``[huggingface]`` defaults.
+
+    ``InferenceClient`` reads each task's first ``widgetModels`` entry when a call names no model.
+    """
     entry = catalogue.catalogue().get("huggingface", {})
     out = {}
     for purpose, task in _PURPOSE_TASK.items():
         if task != "conversational" and isinstance(entry.get(purpose), str):
-            out[task] = {"id": task, "label": task.replace("-", " ").title(), "widgetModels": [entry[purpose]]}
+            label = _TASK_LABELS.get(task) or task.replace("-", " ").title()
+            out[task] = {"id": task, "label": label, "widgetModels": [entry[purpose]]}
     if "feature-extraction" in out:
         out["sentence-similarity"] = {**out["feature-extraction"], "id": "sentence-similarity",
                                       "label": "Sentence Similarity"}

@@ -4,7 +4,8 @@
    written to the file named by ``SDK_EXAMPLES_ESCAPES``, so the runner sees it even when an example
    catches the exception.
 2. Local mode, as a learner's first notebook cell does: ``helpers.setup("local")`` points the SDKs at the
-   course's running local server (found through ``COURSE_STATE_DIR``) and installs its Hugging Face hooks.
+   course's running local server (found through ``COURSE_STATE_DIR``) and installs its Hugging Face hooks;
+   in the example's own process only (``SDK_EXAMPLES_LOCAL`` is removed from its environment).
 """
 from __future__ import annotations
 
@@ -79,7 +80,10 @@ def getaddrinfo(host, port, *args, **kwargs):
 socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 socket.create_connection, socket.getaddrinfo = create_connection, getaddrinfo
 
-if os.environ.get("SDK_EXAMPLES_LOCAL") == "1":
+# Popped, so that the processes an example starts do not set up again. One of them may be the local server
+# itself, which helpers.setup starts when none is running (or the one running has other code): were it to run
+# setup too, it would wait for a server to start while the example waits for it, until the time limit.
+if os.environ.pop("SDK_EXAMPLES_LOCAL", None) == "1":
     import helpers
 
     with contextlib.redirect_stdout(io.StringIO()):
