@@ -236,6 +236,22 @@ def test_summarization(hf):
     assert 0 < len(short.summary_text.split()) <= 14
 
 
+def test_a_summary_is_one_of_the_texts_own_sentences_every_time(hf):
+    """Issue 13: written freely, the tiny model's summary could reverse the article. It picks a sentence instead
+    (the model chooses, held to the text's sentences), whatever the text; the inspector says so."""
+    import helpers
+
+    news = ["The city council approved a new bike lane on Main Street on Tuesday. Construction starts in March and "
+            "will take six weeks. Shop owners worry about losing parking spaces.",
+            "A heavy storm hit the north coast of Spain on Sunday night. Winds reached 140 kilometres an hour and "
+            "thousands of homes lost power. Schools will stay closed on Monday.", TEXT]
+    for text in news:
+        summary = hf.summarization(text, model=hf_model("summarization")).summary_text
+        sentences = [s.strip() for s in text.replace(". ", ".\n").splitlines()]
+        assert summary in sentences, summary
+        assert "picked one of the text's own sentences" in helpers.server.last_requests(1)[0]["emulation"][0]
+
+
 def test_translation_target_from_model_id_or_parameters(hf, base_url):
     text = "Good morning, how are you?"
     out = hf.translation(text, model=hf_model("translation"))  # Helsinki-NLP/opus-mt-en-fr: into French

@@ -469,8 +469,11 @@ def _trim_to_sentence(text: str) -> str:
 
 async def _summarization(request, engine, model_id, inputs, params, body) -> Response:
     text = _texts(inputs, "summarization", allow_list=False)[0]
-    gen = await hf_tasks.summarize(engine, text, _max_length(params, 120, floor=8))
+    gen, extractive = await hf_tasks.summarize(engine, text, _max_length(params, 120, floor=8))
     summary = _trim_to_sentence(gen.text) if gen.finish_reason == "length" else gen.text.strip()
+    if extractive:
+        note(request, "summarization: the tiny local model picked one of the text's own sentences "
+                      "(helpers/server/hf_tasks.py); the real model writes its summary, often from the text's lead")
     return JSONResponse([{"summary_text": summary}], headers=local_headers(model_id))
 
 
