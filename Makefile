@@ -14,7 +14,7 @@ CONSTRAINTS  = $(wildcard requirements/constraints-py$(PYVER).txt)
 STAMP  := $(VENV)/.course-installed
 
 .PHONY: setup lab test test-main test-colab test-pythons browser preflight test-live server-stop clean-venv \
-        hub hub-setup test-hub
+        hub hub-setup test-hub wheelhouse
 
 setup: $(STAMP)
 
@@ -66,6 +66,12 @@ test-live: setup
 
 server-stop:
 	$(PY) -m helpers server stop
+
+# A wheelhouse for the room's Wi-Fi (docs/instructor-guide.md, "Downloads for the room"): every wheel the course
+# installs (the lab extra, pinned for this venv's Python; setuptools; the offline model) in .course/wheelhouse/,
+# for this machine's platform. Prints its size and the commands that install from it with no network.
+wheelhouse: $(PY)
+	$(PY) tools/wheelhouse.py
 
 # A workshop's hub on one machine (hub/, docs/instructor-guide.md "A hub on one machine"): JupyterHub with
 # the room's course server as a service, in its own venv (.course/hub-venv: the course + hub/requirements.txt)

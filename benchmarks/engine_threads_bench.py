@@ -1,6 +1,7 @@
 """Engine threads and polling under a competing CPU load: which setting degrades in proportion to the CPU?
 
     python benchmarks/engine_threads_bench.py [--tokens 192] [--repeats 2] [--configs 1:0,1:50,2:0,2:50]
+    python benchmarks/engine_threads_bench.py --slots 2,4,8,16,8,4,2 --tokens 64 --requests 32 --repeats 1
 
 For each setting (decode threads : llama.cpp polling level) it starts the engine alone
 (``helpers.server.engine_child`` on a free loopback port), asks it for the same greedy answer of
@@ -25,6 +26,25 @@ unrelated programs during the idle / loaded runs):
 With other programs busy as well (about one more CPU's worth), two threads took 5.4-67 s idle and 34 s
 to over 90 s loaded, one thread 1.5 s and 2.5-5.3 s. Hence the engine's default: 1 thread, poll 0
 (``helpers/server/engine_child.py``; ``COURSE_ENGINE_THREADS`` overrides the thread count).
+
+``--slots`` compares engine slot counts (llama.cpp's ``--parallel``, each slot 2048 tokens of context): ``--requests``
+answers of ``--tokens`` tokens, as many at once as there are slots (as the course server's queue lets them in),
+each with its own prompt. Wall-clock speed on a shared machine follows the other programs more than the setting,
+so it also prints the answer tokens per CPU-second of the engine, which does not. Recorded 2026-11-30 (2 CPUs,
+one decode thread, 32 answers of 64 tokens; slot counts run up then down; load average 2.0-4.6 from other jobs):
+
+    slots |  p50 s  p95 s |  tok/s | tok/CPU-s CPUs | RSS MB
+        2 |   1.61   1.73 |   78.4 |      80.5 0.97 |    327
+        4 |   2.71   2.75 |   94.1 |      95.2 0.99 |    415
+        8 |   6.31   7.39 |   81.1 |     109.9 0.74 |    593
+       16 |  14.79  15.82 |   68.9 |     112.5 0.61 |    946
+        8 |   7.94   8.53 |   64.8 |     110.9 0.58 |    592
+        4 |   4.43   5.80 |   56.7 |      95.0 0.60 |    414
+        2 |   2.83   3.92 |   42.6 |      81.9 0.52 |    327
+
+Batching the slots' tokens gives 17% more answer tokens per CPU-second with 4 slots, 36% with 8 and 38% with 16,
+at 45 MB a slot; so a room's shared server runs 8 slots per decode thread (``engine_child.shared_slots``) and a
+learner's own server keeps 2 (one person's calls come one at a time, so more slots would only cost memory).
 """
 from __future__ import annotations
 
@@ -50,11 +70,11 @@ PROMPT = "Write a long story about a lighthouse keeper and a storm."
 BUSY = "import time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def start_engine(threads: int, poll: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_engine(threads: int, poll: int, log: Path, slots: int = 2) -> tuple[subprocess.Popen, str]:
     port = free_port()
     out = open(log, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "helpers.server.engine_child", "--port", str(port),
-                             "--threads", str(threads), "--poll", str(poll)], cwd=ROOT,
+                             "--threads", str(threads), "--poll", str(poll), "--parallel", str(slots)], cwd=ROOT,
                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -106,12 +126,12 @@ class Others:
         self.cpus = max(0.0, ((_cpu_seconds() - self.machine) - (self._ours() - self.ours)) / elapsed)
 
 
-def answer(url: str, tokens: int, timeout: float) -> tuple[float, int]:
+def answer(url: str, tokens: int, timeout: float, prompt: str = PROMPT) -> tuple[float, int]:
     """Seconds for one greedy answer of exactly ``tokens`` tokens (inf if it did not finish in time)."""
     t = time.perf_counter()
     try:
         r = httpx.post(f"{url}/v1/chat/completions", timeout=timeout,
-                       json={"messages": [{"role": "user", "content": PROMPT}], "max_tokens": tokens,
+                       json={"messages": [{"role": "user", "content": prompt}], "max_tokens": tokens,
                              "temperature": 0, "ignore_eos": True, "cache_prompt": False})
         r.raise_for_status()
         return time.perf_counter() - t, r.json()["usage"]["completion_tokens"]
@@ -149,6 +169,79 @@ class Load:
             p.wait(5)
 
 
+def slot_run(url: str, slots: int, requests: int, tokens: int, timeout: float, pid: int) -> dict:
+    """``requests`` answers of ``tokens`` tokens, ``slots`` at a time (as the server's queue sends them): the
+    seconds of each answer, and the answer tokens per second of the whole run."""
+    todo = list(range(requests))
+    times: list[float] = []
+    made = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop()
+            s, n = answer(url, tokens, timeout, f"Question {i}: {PROMPT}")  # distinct prompts, as a room sends
+            with lock:
+                times.append(s)
+                made[0] += n
+
+    workers = [threading.Thread(target=worker) for _ in range(slots)]
+    cpu = _cpu_seconds(pid)
+    t = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    wall = time.perf_counter() - t
+    cpu = _cpu_seconds(pid) - cpu
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))], "tok_s": made[0] / wall,
+            "tok_cpu": made[0] / cpu if cpu > 0 else float("nan"), "cpu": cpu / wall,
+            "wall": wall, "failed": sum(x == float("inf") for x in times)}
+
+
+def engine_rss(pid: int) -> float:
+    """The engine's resident memory in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def slots_main(args) -> int:
+    """``--slots``: aggregate tokens/s and per-answer latency with 2, 4, 8... slots (one thread each run)."""
+    log = Path(tempfile.mkdtemp(prefix="engine-bench-")) / "engine.log"
+    threads = args.slot_threads or default_threads()
+    print(f"CPUs available: {cpus_text()}; {args.requests} answers of {args.tokens} tokens, as many at once as "
+          f"there are slots; threads {threads}, poll {DEFAULT_POLL}")
+    print(f"{'slots':>5} | {'p50 s':>6} {'p95 s':>6} | {'tok/s':>6} | {'tok/CPU-s':>9} {'CPUs':>4} | {'wall s':>6} | "
+          f"{'failed':>6} | {'RSS MB':>6} | loadavg")
+    for slots in [int(x) for x in args.slots.split(",")]:
+        proc, url = start_engine(threads, DEFAULT_POLL, log, slots)
+        try:
+            answer(url, 8, args.timeout)  # warm-up
+            for _ in range(args.repeats):
+                r = slot_run(url, slots, args.requests, args.tokens, args.timeout, proc.pid)
+                load = Path("/proc/loadavg").read_text().split()[:3]
+                print(f"{slots:>5} | {r['p50']:6.2f} {r['p95']:6.2f} | {r['tok_s']:6.1f} | {r['tok_cpu']:9.1f} {r['cpu']:4.2f} | "
+                      f"{r['wall']:6.1f} | "
+                      f"{r['failed']:>6} | {engine_rss(proc.pid):6.0f} | {' '.join(load)}", flush=True)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+def cpus_text() -> str:
+    return f"{available_cpus()} (load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])})"
+
+
 def fmt(s: float) -> str:
     return "  >timeout" if s == float("inf") else f"{s:9.2f}"
 
@@ -164,7 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=int, default=cpus, help="busy-loop processes during the loaded runs")
     ap.add_argument("--parallel", action="store_true", help="also time two requests at once (both slots)")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before one request counts as failed")
+    ap.add_argument("--slots", default="", help="compare engine slot counts instead, e.g. 2,4,8")
+    ap.add_argument("--requests", type=int, default=32, help="--slots: answers per run")
+    ap.add_argument("--slot-threads", type=int, default=0, help="--slots: decode threads (default: the engine's)")
     args = ap.parse_args(argv)
+    if args.slots:
+        return slots_main(args)
     configs = [tuple(int(x) for x in c.split(":")) for c in args.configs.split(",")]
     log = Path(tempfile.mkdtemp(prefix="engine-bench-")) / "engine.log"
     print(f"CPUs available: {cpus}; competing load: {args.load} busy process(es); answer: {args.tokens} tokens, "

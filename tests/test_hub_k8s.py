@@ -26,7 +26,7 @@ import openai
 import pytest
 import yaml
 
-from helpers.server import learners, lifecycle
+from helpers.server import engine_child, learners, lifecycle
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "hub" / "k8s"
@@ -37,10 +37,8 @@ NO_KEY = "local"  # pragma: allowlist secret - the course server takes any key; 
 LEARNER_ONE_NOTEBOOK_MIB = 238  # a learner's Jupyter server with one notebook after helpers.setup()
 EXTRA_NOTEBOOK_MIB = 104  # one more notebook's kernel after setup() and lesson 03's calls
 KERNEL_CPU_FRACTION = 0.009  # that kernel's CPU while its calls run
-ROOM_SERVER_30_MIB = 585  # the room's course server, 30 learners calling at once (the engine had 2 slots)
-MEASURED_SLOTS = 2
-SLOT_MIB = 48  # each engine slot more (helpers/server/engine_child.py SLOT_MEMORY, measured 45 MB)
-SLOTS_PER_CPU = 4  # a room's engine: slots per CPU (helpers/server/engine_child.py SHARED_SLOTS_PER_CPU)
+ROOM_SERVER_30_MIB = 872  # the room's course server at peak, 30 learners, the engine's 8 slots
+ROOM_SERVER_100_MIB = 1495  # the same, 100 learners calling at once
 
 
 @pytest.fixture(scope="module")
@@ -396,10 +394,9 @@ def test_course_server_resources_follow_the_measurements(manifests):
     server = _container(manifests, "course-server")
     resources = server["resources"]
     slots = int(next(e["value"] for e in server["env"] if e["name"] == "COURSE_ENGINE_SLOTS"))
-    assert slots == SLOTS_PER_CPU * _cpu(resources["limits"]["cpu"]), "slots: 4 per CPU of the limit"
-    needed = ROOM_SERVER_30_MIB + (slots - MEASURED_SLOTS) * SLOT_MIB
-    assert _bytes(resources["requests"]["memory"]) >= needed * 2 ** 20, f"the request must hold {needed} MiB"
-    assert _bytes(resources["limits"]["memory"]) >= _bytes(resources["requests"]["memory"])
+    assert slots == engine_child.SHARED_SLOTS_PER_THREAD, "slots: a room's engine's, for its one decode thread"
+    assert _bytes(resources["requests"]["memory"]) >= ROOM_SERVER_30_MIB * 2 ** 20, "the request must hold 30"
+    assert _bytes(resources["limits"]["memory"]) >= ROOM_SERVER_100_MIB * 2 ** 20, "the limit must hold 100"
     assert _cpu(resources["requests"]["cpu"]) >= 1, "the engine's decode thread needs a whole core"
     assert _cpu(resources["limits"]["cpu"]) >= _cpu(resources["requests"]["cpu"])
 

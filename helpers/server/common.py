@@ -513,14 +513,16 @@ def primed(stream) -> Any:
 # the caller's SDK waits for an answer, leaving room for the answer itself (and for the SDK's own retries).
 # Groq's SDK gives up after 60 s (groq/_constants.py DEFAULT_TIMEOUT); OpenAI's after 600 s; google-genai and
 # huggingface_hub wait without a limit, and so does a learner, but not for long: two minutes is the course's bound.
-WAIT_LIMITS = {"groq": 40.0}
+# Groq's is half its SDK's timeout: the wait is an estimate, and with 40 s, 2 of 500 calls of 100 learners at once
+# on a room's 8-slot engine still ran past 60 s and ended in a silent client timeout (benchmarks/room_load_bench.py).
+WAIT_LIMITS = {"groq": 30.0}
 DEFAULT_WAIT_LIMIT = 120.0
 MAX_WAITING = 200  # requests waiting for one queue, whatever the estimate
 SDK_RETRY_CEILING = 60.0  # the OpenAI-style SDKs honour retry-after only up to 60 s (_calculate_retry_timeout)
 
 
 class Gate:
-    """A FIFO queue in front of ``slots`` workers (the engine's two slots, or the embedder).
+    """A FIFO queue in front of ``slots`` workers (the engine's slots, or the embedder).
 
     Each request brings a *budget*: the work it may need, in tokens (its output limit plus a share for its
     prompt; for embeddings, its input tokens). The gate measures the seconds one budget token takes (a moving
@@ -605,12 +607,14 @@ ENGINE_SPT_FLOOR = 0.002
 
 
 def gates(request: Request) -> dict[str, Gate]:
-    """The server's queues: "engine" (generation: two slots, as llama.cpp decodes two requests at once; budgets in
-    tokens, 10 ms each on 2 CPUs to begin with) and "embed" (the embedder, one at a time; input tokens, 2 ms)."""
+    """The server's queues: "engine" (generation: as many slots as llama.cpp decodes requests at once, 2 on a
+    learner's own server, more on a room's; budgets in tokens, 10 ms each on 2 CPUs to begin with) and "embed" (the
+    embedder, one at a time; input tokens, 2 ms)."""
     b = backend(request)
     found = b.__dict__.get("course_gates")
     if found is None:
-        found = b.__dict__["course_gates"] = {"engine": Gate("engine", 2, 0.01, ENGINE_SPT_FLOOR),
+        slots = getattr(b.engine, "slots", 2)  # the fallback responder has no slots: two, as before
+        found = b.__dict__["course_gates"] = {"engine": Gate("engine", slots, 0.01, ENGINE_SPT_FLOOR),
                                               "embed": Gate("embed", 1, 0.002, 0.0001)}
     return found
 

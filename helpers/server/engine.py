@@ -37,7 +37,8 @@ import httpx
 
 DEFAULT_MAX_TOKENS = 256  # local answers are capped so a CPU stays responsive; ask for more with max_tokens
 SCHEMA_ROOM = 4 * DEFAULT_MAX_TOKENS  # a JSON answer's limit when the caller set none (cut JSON is useless)
-CONTEXT_TOKENS = 2048  # the context of one request: engine_child's 4096 tokens split between its 2 slots
+JSON_FRAME_TOKENS, JSON_FIELD_TOKENS = 32, 8  # room for a JSON answer's braces, and for each field's key and quotes
+CONTEXT_TOKENS = 2048  # the context of one request: one engine slot (engine_child.SLOT_CONTEXT)
 
 
 class EngineError(Exception):
@@ -93,14 +94,17 @@ def _slot_context(port: int) -> int:
 def _schema_format(schema: dict, body: dict) -> dict:
     """``response_format`` for llama.cpp: the schema with string lengths bounded to fit the token budget.
 
-    A string limit of about two characters per available token, shared between the schema's string
-    fields, keeps the JSON complete instead of cut off by ``max_tokens``. A JSON answer also gets a low
-    default temperature: the tiny model drifts into gibberish inside long strings when sampling hot.
+    A string limit of one character per available token (what digits, symbols and rare words can cost),
+    shared between the schema's string fields after room for the keys and punctuation, keeps the JSON
+    complete instead of cut off by ``max_tokens`` (two characters a token once let 13 long strings overrun
+    1,024 tokens). A JSON answer also gets a low default temperature: the tiny model drifts into gibberish
+    inside long strings when sampling hot.
     """
     from .toolcall import bounded, count_strings
 
     budget = int(body.get("max_tokens") or DEFAULT_MAX_TOKENS)
-    per_string = max(12, min(160, (budget * 2) // max(1, count_strings(schema))))
+    strings = max(1, count_strings(schema))
+    per_string = max(12, min(160, (budget - JSON_FRAME_TOKENS - JSON_FIELD_TOKENS * strings) // strings))
     body.setdefault("temperature", 0.2)
     return {"type": "json_schema", "json_schema": {"name": "output", "schema": bounded(schema, per_string)}}
 
@@ -118,11 +122,12 @@ class LlamaEngine:
     # The decode loop must take a queued task (``/slots``) within this long; a long prompt takes seconds.
     LOOP_HUNG_AFTER = 60.0
 
-    def __init__(self, log_dir: Path, threads: int | None = None, poll: int | None = None):
-        from .engine_child import DEFAULT_POLL, default_threads
+    def __init__(self, log_dir: Path, threads: int | None = None, poll: int | None = None, slots: int | None = None):
+        from .engine_child import DEFAULT_POLL, default_slots, default_threads
 
         self.log_dir = log_dir
         self.threads = threads or default_threads()
+        self.slots = slots or default_slots()  # requests decoded at once (2; a room's server: COURSE_ENGINE_SLOTS)
         self.poll = DEFAULT_POLL if poll is None else poll
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -143,7 +148,7 @@ class LlamaEngine:
         with open(self.log_dir / "engine.log", "ab") as log:  # append mode: the server may truncate it to rotate
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "helpers.server.engine_child", "--port", str(self.port),
-                 "--threads", str(self.threads), "--poll", str(self.poll)],
+                 "--threads", str(self.threads), "--poll", str(self.poll), "--parallel", str(self.slots)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -67,6 +67,58 @@ def default_threads() -> int:
     return 1
 
 
+SLOT_CONTEXT = 2048  # context tokens of one slot (one request); the engine's context is this times its slots
+DEFAULT_SLOTS = 2  # a learner's own server: two requests decoded at once
+SLOTS_VARIABLE = "COURSE_ENGINE_SLOTS"
+
+
+def default_slots() -> int:
+    """Requests the engine decodes at once: 2, unless ``COURSE_ENGINE_SLOTS`` says otherwise (a room's server)."""
+    raw = os.environ.get(SLOTS_VARIABLE, "").strip()
+    return max(1, min(int(raw), 64)) if raw.isdigit() and int(raw) > 0 else DEFAULT_SLOTS
+
+
+# A room's shared server (``main.py --shared``). Measured with ``benchmarks/engine_threads_bench.py --slots`` (2 CPUs
+# shared with other jobs, one decode thread, 32 answers of 64 tokens, as many at once as there are slots): tokens
+# per CPU-second of the engine were 81 with 2 slots, 95 with 4, 110 with 8 and 112 with 16 (llama.cpp decodes
+# the slots' tokens as one batch, so more slots do more work per pass over the weights), while one answer took
+# 1.6-2.8 s, 2.7-4.4 s, 6.3-7.9 s and 15 s, and the engine's memory was 327, 415, 593 and 946 MB (45 MB a slot).
+# So a room's engine gets 8 slots per decode thread: a third more answers per CPU than a learner's own 2, where 16
+# adds nothing but memory. A learner's own server keeps 2: one person's calls come one at a time.
+SHARED_SLOTS_PER_THREAD = 8
+SHARED_SLOTS_MAX = 32
+SLOT_MEMORY = 48 * 2**20  # bytes per slot, rounded up from the measured 45 MB
+MEMORY_SHARE = 0.1  # the slots may take at most this share of the memory available when the server starts
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process: MemAvailable, capped by a cgroup limit; None if unknown."""
+    found = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # cgroup v2: "max" or a number of bytes
+        raw = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if raw != "max":
+            found = min(found or int(raw), int(raw))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def shared_slots(threads: int | None = None, memory: int | None = None) -> int:
+    """Slots for a room's shared server: ``SHARED_SLOTS_PER_THREAD`` per decode thread (``default_threads()``, which
+    ``available_cpus()`` caps), no more than ``MEMORY_SHARE`` of the available memory holds, never fewer than a
+    learner's own server has (2)."""
+    threads = threads or default_threads()
+    memory = available_memory() if memory is None else memory
+    by_memory = int(memory * MEMORY_SHARE // SLOT_MEMORY) if memory else SHARED_SLOTS_MAX
+    return max(DEFAULT_SLOTS, min(SHARED_SLOTS_PER_THREAD * threads, SHARED_SLOTS_MAX, by_memory))
+
+
 # Polling (busy-waiting) level of llama.cpp's worker threads, 0-100; llama.cpp's default is 50 (threads spin
 # between operations). With one thread there is no one to wait for and it made no measurable difference (1.6x
 # under load either way); with two it was mixed (better in one run, worse in another). 0 means a waiting
@@ -89,8 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--threads", type=int, default=None, help="decode threads (default: 1, or COURSE_ENGINE_THREADS)")
     ap.add_argument("--poll", type=int, default=DEFAULT_POLL, help="llama.cpp polling level 0-100 (0: sleep)")
-    ap.add_argument("--ctx", type=int, default=4096, help="context tokens, split evenly between the slots")
-    ap.add_argument("--parallel", type=int, default=2, help="requests decoded at once (more queue)")
+    ap.add_argument("--parallel", type=int, default=None,
+                    help=f"requests decoded at once (more queue; default {DEFAULT_SLOTS}, or {SLOTS_VARIABLE})")
+    ap.add_argument("--ctx", type=int, default=None,
+                    help=f"context tokens, split evenly between the slots (default {SLOT_CONTEXT} per slot)")
     args = ap.parse_args(argv)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
@@ -100,8 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     p = xllamacpp.CommonParams()
     p.model.path = str(path)
     p.model_alias = {"smollm2-135m-instruct"}  # a set: a plain string would become a set of characters
-    p.n_ctx = args.ctx
-    p.n_parallel = args.parallel
+    slots = args.parallel or default_slots()
+    p.n_ctx = args.ctx or SLOT_CONTEXT * slots
+    p.n_parallel = slots
     # Two slots of 2048 tokens keep the engine near 250 MB. (A unified KV cache would let one request use
     # all 4096, but batched decoding then changes greedy answers slightly between runs.)
     threads = args.threads or default_threads()
@@ -118,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     p.offline = True
     p.use_jinja = True
     server = xllamacpp.Server(p)  # noqa: F841  (serves from background threads while we sleep)
-    print(f"engine ready on 127.0.0.1:{args.port} ({threads} threads, poll {p.cpuparams.poll})", flush=True)
+    print(f"engine ready on 127.0.0.1:{args.port} ({threads} threads, poll {p.cpuparams.poll}, {slots} slots of "
+          f"{p.n_ctx // slots} tokens)", flush=True)
     while True:
         time.sleep(3600)
 

@@ -220,7 +220,7 @@ def busy(provider: str, *, ahead: int, wait: float, retry_after: float, retry: b
     secs = max(1, int(retry_after + 0.999))
     what = (f"The local server is busy: {ahead} requests are ahead of yours, an expected wait of about {wait:.0f} s, "
             f"longer than your SDK waits for an answer. Retry after {secs} s, or send fewer requests at once "
-            "(the local model answers two at a time).")
+            "(the local model answers a few at a time).")
     headers = {"retry-after": str(secs), "retry-after-ms": str(secs * 1000)}
     if provider == "gemini":
         return gemini_error(503, f"The model is overloaded. Please try again later. {what}{BUSY_NOTE}",

@@ -35,7 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..masking import redact
 from . import engine as engine_module
 from .engine import LlamaEngine
-from .engine_child import ENGINE_KEY_ENV
+from .engine_child import ENGINE_KEY_ENV, SLOTS_VARIABLE, shared_slots
 from . import learners
 from .gateway import Backend, build_app
 from .lifecycle import make_private
@@ -97,6 +97,10 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # arms uvicorn's keep-alive timer for the idle time after an answer
+
+    def handle_websocket_upgrade(self, event) -> None:  # type: ignore[override]
+        self._disarm()  # the head arrived; the socket (Responses WebSocket mode) then lives as long as it is used
+        super().handle_websocket_upgrade(event)
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
@@ -231,6 +235,7 @@ class ServerBackend(Backend):
             now = time.monotonic()
             out.update(alive=out["alive"] and not self.restarting,
                        health="restarting" if self.restarting else e.health, threads=e.threads, poll=e.poll,
+                       slots=e.slots,
                        failures=self.failures,
                        last_answer_s_ago=round(now - e.last_ok, 1) if e.last_ok else None,
                        next_restart_in_s=round(max(0.0, self.next_restart - now), 1) if self.next_restart else None)
@@ -405,6 +410,9 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as e:
             print(f"SERVER ERROR: {e}", flush=True)
             sys.exit(2)
+        # A room's engine decodes more requests at once (engine_child.shared_slots: measured, sized to the
+        # machine); COURSE_ENGINE_SLOTS set by the instructor wins. The engine process inherits it.
+        os.environ.setdefault(SLOTS_VARIABLE, str(shared_slots()))
     if hasattr(os, "umask"):
         os.umask(0o077)  # the state folder's files (logs, prompts) are for their owner only
     if sys.platform != "win32":
