@@ -14,7 +14,7 @@ CONSTRAINTS  = $(wildcard requirements/constraints-py$(PYVER).txt)
 STAMP  := $(VENV)/.course-installed
 
 .PHONY: setup lab test test-main test-colab test-pythons browser preflight test-live server-stop clean-venv \
-        hub hub-setup test-hub wheelhouse
+        hub hub-setup test-hub wheelhouse litellm litellm-setup test-litellm
 
 setup: $(STAMP)
 
@@ -105,6 +105,27 @@ hub: hub-setup
 
 test-hub: hub-setup
 	COURSE_MODE=local $(HUB_VENV)/bin/python -m pytest -q -rs tests/test_hub.py -p no:cacheprovider
+
+# LiteLLM's proxy in front of the instructor's keys (hub/litellm/, docs/instructor-guide.md "Live keys for a room"), in
+# its own venv (.course/litellm-venv: 1.108.7 is the newest whose proxy extra the package index can install; the
+# venv is about 750 MB). `make litellm` serves http://127.0.0.1:4000; `make test-litellm` runs its tests against
+# the course's local server (not part of `make test`).
+LITELLM_VENV := .course/litellm-venv
+
+$(LITELLM_VENV)/bin/litellm:
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install -q 'litellm[proxy]==1.108.7'
+
+litellm-setup: $(LITELLM_VENV)/bin/litellm
+
+litellm: litellm-setup
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(LITELLM_VENV)/bin/litellm --config hub/litellm/config.yaml \
+	  --host 127.0.0.1 --port 4000
+
+test-litellm: litellm-setup setup
+	COURSE_MODE=local LITELLM_VENV=$(CURDIR)/$(LITELLM_VENV) $(PY) -m pytest -q -rs tests/test_litellm_gateway.py \
+	  -p no:cacheprovider
 
 clean-venv:
 	rm -rf $(VENV)

@@ -26,13 +26,15 @@ with the server's queue letting in as many requests as the engine has slots:
          100 spread      8 |   500      0      0     |  12.6   28.3   31.1 |  96.4 |   1331    | 0.1 -> 1.1
          100 burst       8 |   500      0      0     |  36.1   64.7   69.2 | 118.2 |   1495    | 1.1 -> 1.3
     100 burst, groq SDK  8 |   440     60    357 x 503 | 44.6 107.0 155.4 |  83.9 |   1101    | 0.5 -> 1.1
+    the same, groq's wait limit 30 s (below) |   436     64    375 x 503 | 37.8  95.4 140.2 |  84.2 |   1049 | 0.5 -> 1.0
 With the OpenAI SDK (which waits 120 s here, as the bench sets) 100 learners were all answered: the server lets a
 call wait while the expected wait stays within what its SDK waits (``helpers/server/common.py``). Groq's SDK
 gives up after 60 s, so the server refuses its calls at once, with 503 and ``retry-after``, when the expected
 wait passes 40 s: 357 refusals, retried by the SDK; 60 calls still failed after two retries, 58 of them with
 the 503 and its message (the learner sees why and when to retry) and 2 with the SDK's own timeout (a call let
-in on an estimate that proved short). (A first groq run: 3 timeouts.) 429s did not occur: each learner had
-one call at a time, under the per-learner limit of 2.
+in on an estimate that proved short). (A first groq run: 3 timeouts.) So the limit for groq is now 30 s, half
+its SDK's timeout: in the run after, all 64 failed calls were 503s with ``retry-after`` and their message, 0 timed
+out. 429s did not occur: each learner had one call at a time, under the per-learner limit of 2.
 (An earlier run, 30 all at once with 2 slots at load about 5: p50 41.1 s, p95 60.1 s, 37.5 tokens/s, 585 MB.)
 "spread" used ``--window 120 --think 20``; its tokens per second follow the room's demand, not the server's
 capacity. No learner's inspector ever showed another learner's request.
