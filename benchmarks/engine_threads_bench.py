@@ -70,6 +70,15 @@ PROMPT = "Write a long story about a lighthouse keeper and a storm."
 BUSY = "import time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop an engine this bench started (by its process), killing it if it does not exit in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def start_engine(threads: int, poll: int, log: Path, slots: int = 2) -> tuple[subprocess.Popen, str]:
     port = free_port()
     out = open(log, "ab")
@@ -230,11 +239,7 @@ def slots_main(args) -> int:
                       f"{r['wall']:6.1f} | "
                       f"{r['failed']:>6} | {engine_rss(proc.pid):6.0f} | {' '.join(load)}", flush=True)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     return 0
 
 
@@ -280,11 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 loaded = [answer(url, args.tokens, args.timeout)[0] for _ in range(args.repeats)]
                 loaded_par = parallel(url, args.tokens, args.timeout) if args.parallel else None
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         row = (threads, poll, statistics.median(idle), statistics.median(loaded), idle_par, loaded_par,
                others_idle.cpus, others_loaded.cpus)
         rows.append(row)
