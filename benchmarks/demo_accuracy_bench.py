@@ -53,7 +53,8 @@ class ExtractCase:
 @dataclass
 class RecallCase:
     turns: list[str]   # what the user says first, one message each; the model answers each in its own words
-    properties: dict   # the facts asked back, as fields
+    asked: str         # the facts asked back, in words ("Extract {asked} from our conversation.")
+    properties: dict   # the same facts, as fields
     expect: Callable[[dict], bool]
     what: str
 
@@ -128,19 +129,19 @@ EXTRACT_CASES = [
 ]
 
 RECALL_CASES = [
-    RecallCase(["Hello! My name is Ada.", "I live in Lisbon."], {"name": STRING, "city": STRING},
+    RecallCase(["Hello! My name is Ada.", "I live in Lisbon."], "my name and the city I live in",
+               {"name": STRING, "city": STRING},
                lambda d: d.get("name") == "Ada" and d.get("city") == "Lisbon", "Ada, Lisbon"),
-    RecallCase(["Hi, I'm Tom.", "I work as a nurse."], {"name": STRING, "job": STRING},
+    RecallCase(["Hi, I'm Tom.", "I work as a nurse."], "my name and my job", {"name": STRING, "job": STRING},
                lambda d: d.get("name") == "Tom" and _has(d.get("job", ""), "nurse"), "Tom, nurse"),
-    RecallCase(["I'm planning a trip to Kyoto.", "I leave on Monday."], {"destination": STRING, "day": STRING},
+    RecallCase(["I'm planning a trip to Kyoto.", "I leave on Monday."], "where I am going and the day I leave",
+               {"destination": STRING, "day": STRING},
                lambda d: d.get("destination") == "Kyoto" and d.get("day") == "Monday", "Kyoto, Monday"),
 ]
-RECALL_WHAT = {("name", "city"): "my name and the city I live in", ("name", "job"): "my name and my job",
-               ("destination", "day"): "where I am going and the day I leave"}
 
 
 def recall_question(case: RecallCase) -> str:
-    return RECALL_QUESTION.format(RECALL_WHAT[tuple(case.properties)])
+    return RECALL_QUESTION.format(case.asked)
 
 
 def schema_of(properties: dict) -> dict:
