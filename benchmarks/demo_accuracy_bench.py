@@ -1,14 +1,16 @@
 """How often the local model fills in tool arguments, structured outputs and recalled facts correctly.
 
 Runs tool-call and structured-output prompts of the lessons' kind (most of them not the lessons' own),
-and conversations whose facts are then read back from the history as fields (lessons 03 and 05), through
+conversations whose facts are then read back from the history as fields (lessons 03 and 05), and answers
+in words after a tool result (lessons 03-06: does the answer state the result's values?), through
 the real SDKs (openai, google-genai, groq, huggingface_hub) against the course's local server, and prints
 the share of answers whose values are right, per SDK and per kind. Issue 13 aims at 90 % or
 more. The answers are the model's: the server only narrows free strings to the user's words
-(``helpers/server/grounding.py``).
+(``helpers/server/grounding.py``) and helps it use a tool's data (``helpers/server/tool_answer.py``).
 
     python benchmarks/demo_accuracy_bench.py            # starts the local server if it is not running
     python benchmarks/demo_accuracy_bench.py --verbose  # every answer
+    python benchmarks/demo_accuracy_bench.py --kind recall --kind "after a tool"   # only these kinds
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -57,6 +60,20 @@ class RecallCase:
     properties: dict   # the same facts, as fields
     expect: Callable[[dict], bool]
     what: str
+
+
+@dataclass
+class AnswerCase:
+    question: str
+    name: str         # the tool the model called
+    arguments: dict   # what it called it with
+    result: dict      # what the tool returned
+    said: list[str]   # what the answer in words must state (each as a whole word or number; 717710 as 717,710 too)
+    what: str
+
+    def expect(self, text: str) -> bool:
+        plain = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # "717,710" is 717710
+        return all(re.search(rf"(?<![\w.]){re.escape(w)}(?![\w]|\.\d)", plain, re.IGNORECASE) for w in self.said)
 
 
 RECALL_QUESTION = "Extract {} from our conversation."
@@ -139,6 +156,22 @@ RECALL_CASES = [
                lambda d: d.get("destination") == "Kyoto" and d.get("day") == "Monday", "Kyoto, Monday"),
 ]
 
+# Answers in words after a tool result: none of these is a lesson's own call.
+ANSWER_CASES = [
+    AnswerCase("When does the next train to Porto leave?", "next_train", {"destination": "Porto"},
+               {"departs": "14:35", "platform": 3}, ["14:35"], "14:35"),
+    AnswerCase("How many people live in Oslo?", "city_population", {"city": "Oslo"}, {"population": 717710},
+               ["717710"], "717,710"),
+    AnswerCase("What's the weather in Paris?", "get_weather", {"city": "Paris"}, {"temperature": 12, "conditions": "rain"},
+               ["12", "rain"], "12, rain"),
+    AnswerCase("How far is it from Berlin to Munich by road?", "road_distance", {"origin": "Berlin", "destination": "Munich"},
+               {"km": 585}, ["585"], "585 km"),
+    AnswerCase("Who wrote Dune, and when?", "book_info", {"title": "Dune"},
+               {"title": "Dune", "author": "Frank Herbert", "year": 1965}, ["Frank Herbert", "1965"], "Frank Herbert, 1965"),
+    AnswerCase("How much is a large coffee?", "menu_price", {"item": "large coffee"}, {"price": 3.2, "currency": "EUR"},
+               ["3.2"], "3.2 EUR"),
+]
+
 
 def recall_question(case: RecallCase) -> str:
     return RECALL_QUESTION.format(case.asked)
@@ -181,6 +214,21 @@ def openai_like_recall(client, model: str, case: RecallCase, **extra) -> dict:
     return json.loads(reply.choices[0].message.content)
 
 
+def answer_history(case: AnswerCase) -> tuple[dict, list[dict]]:
+    """(the tool, the chat history of a finished call: the question, the model's call, the tool's result)."""
+    tool = {"type": "function", "function": {"name": case.name, "description": "",
+                                             "parameters": schema_of({k: STRING for k in case.arguments})}}
+    call = {"id": "call_1", "type": "function", "function": {"name": case.name, "arguments": json.dumps(case.arguments)}}
+    return tool, [{"role": "user", "content": case.question}, {"role": "assistant", "content": None, "tool_calls": [call]},
+                  {"role": "tool", "tool_call_id": "call_1", "content": json.dumps(case.result)}]
+
+
+def openai_like_answer(client, model: str, case: AnswerCase, **extra) -> str:
+    tool, history = answer_history(case)
+    reply = client.chat.completions.create(model=model, messages=history, tools=[tool], **extra)
+    return reply.choices[0].message.content or ""
+
+
 def gemini_tool(client, model: str, case: ToolCase) -> dict:
     from google.genai import types
 
@@ -218,6 +266,22 @@ def gemini_recall(client, model: str, case: RecallCase) -> dict:
     return json.loads(response.text)
 
 
+def gemini_answer(client, model: str, case: AnswerCase) -> str:
+    from google.genai import types
+
+    decl = {"name": case.name, "description": "", "parameters": schema_of({k: STRING for k in case.arguments})}
+    decl["parameters"].pop("additionalProperties")
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])], max_output_tokens=120,
+                                         thinking_config=types.ThinkingConfig(thinking_level="minimal"),
+                                         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    asked = types.Content(role="user", parts=[types.Part.from_text(text=case.question)])
+    called = client.models.generate_content(model=model, contents=[asked], config=config)  # the call, as Gemini 3
+    answer = types.Content(role="user", parts=[types.Part.from_function_response(name=case.name,  # signs it
+                                                                                 response=case.result)])
+    contents = [asked, called.candidates[0].content, answer]
+    return client.models.generate_content(model=model, contents=contents, config=config).text or ""
+
+
 def hf_tool(client, model: str, case: ToolCase) -> dict:
     tool = {"type": "function", "function": {"name": case.name, "description": case.description,
                                              "parameters": schema_of(case.properties)}}
@@ -248,8 +312,15 @@ def hf_recall(client, model: str, case: RecallCase) -> dict:
     return json.loads(reply.choices[0].message.content)
 
 
-def sdks() -> dict[str, tuple[Callable, Callable, Callable]]:
-    """Per SDK: (tool call, extraction, recall), each taking a case and returning the values the model gave."""
+def hf_answer(client, model: str, case: AnswerCase) -> str:
+    tool, history = answer_history(case)
+    reply = client.chat_completion(history, model=model, tools=[tool], max_tokens=120)
+    return reply.choices[0].message.content or ""
+
+
+def sdks() -> dict[str, tuple[Callable, Callable, Callable, Callable]]:
+    """Per SDK: (tool call, extraction, recall, answer after a tool result), each taking a case and returning what
+    the model gave."""
     import helpers
     from google import genai
     from groq import Groq
@@ -263,21 +334,28 @@ def sdks() -> dict[str, tuple[Callable, Callable, Callable]]:
     return {
         "openai": (lambda c: openai_like_tool(oa, models.get("openai", "tools"), c, **oa_extra),
                    lambda c: openai_like_extract(oa, models.chat("openai"), c, **oa_extra),
-                   lambda c: openai_like_recall(oa, models.chat("openai"), c, **oa_extra)),
+                   lambda c: openai_like_recall(oa, models.chat("openai"), c, **oa_extra),
+                   lambda c: openai_like_answer(oa, models.get("openai", "tools"), c, **oa_extra)),
         "google-genai": (lambda c: gemini_tool(gm, models.get("gemini", "tools"), c),
                          lambda c: gemini_extract(gm, models.chat("gemini"), c),
-                         lambda c: gemini_recall(gm, models.chat("gemini"), c)),
+                         lambda c: gemini_recall(gm, models.chat("gemini"), c),
+                         lambda c: gemini_answer(gm, models.get("gemini", "tools"), c)),
         "groq": (lambda c: openai_like_tool(gq, models.get("groq", "tools"), c, **gq_extra),
                  lambda c: openai_like_extract(gq, models.chat("groq"), c, **gq_extra),
-                 lambda c: openai_like_recall(gq, models.chat("groq"), c, **gq_extra)),
+                 lambda c: openai_like_recall(gq, models.chat("groq"), c, **gq_extra),
+                 lambda c: openai_like_answer(gq, models.get("groq", "tools"), c, **gq_extra)),
         "huggingface_hub": (lambda c: hf_tool(hf, models.get("huggingface", "tools"), c),
                             lambda c: hf_extract(hf, models.chat("huggingface"), c),
-                            lambda c: hf_recall(hf, models.chat("huggingface"), c)),
+                            lambda c: hf_recall(hf, models.chat("huggingface"), c),
+                            lambda c: hf_answer(hf, models.get("huggingface", "tools"), c)),
     }
 
 
-def run(verbose: bool = False) -> dict[str, Any]:
-    """Run every case through every SDK; returns the counts and the share correct."""
+KINDS = ("tool call", "structured", "recall", "after a tool")
+
+
+def run(verbose: bool = False, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+    """Run every case (of ``kinds``) through every SDK; returns the counts and the share correct."""
     import helpers
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -285,9 +363,11 @@ def run(verbose: bool = False) -> dict[str, Any]:
     results: dict[str, list[bool]] = {}
     wrong: list[str] = []
     t0 = time.perf_counter()
-    for sdk, (tool, extract, recall) in sdks().items():
+    for sdk, (tool, extract, recall, answer) in sdks().items():
         for kind, cases, call in (("tool call", TOOL_CASES, tool), ("structured", EXTRACT_CASES, extract),
-                                  ("recall", RECALL_CASES, recall)):
+                                  ("recall", RECALL_CASES, recall), ("after a tool", ANSWER_CASES, answer)):
+            if kind not in kinds:
+                continue
             for case in cases:
                 prompt = getattr(case, "question", None) or getattr(case, "text", None) or " / ".join(case.turns)
                 try:
@@ -295,6 +375,8 @@ def run(verbose: bool = False) -> dict[str, Any]:
                     ok = bool(case.expect(got))
                 except Exception as e:  # an error is a wrong answer, reported with its type
                     got, ok = f"{type(e).__name__}: {e}"[:160], False
+                if isinstance(got, str):
+                    got = " ".join(got.split())[:160]
                 results.setdefault(sdk, []).append(ok)
                 results.setdefault(kind, []).append(ok)
                 if not ok:
@@ -326,9 +408,10 @@ def report(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print every answer")
+    parser.add_argument("--kind", action="append", choices=KINDS, help="only these kinds of case (repeatable)")
     args = parser.parse_args()
     os.environ["COURSE_MODE"] = "local"
-    print(report(run(args.verbose)))
+    print(report(run(args.verbose, tuple(args.kind or KINDS))))
 
 
 if __name__ == "__main__":

@@ -56,3 +56,23 @@ def test_tool_results_and_the_callers_limits_are_respected():
     messages = user("Weather in Oslo?") + [{"role": "user", "content": f"{grounding.TOOL_RESULT_PREFIX}x returned: Lima"}]
     schema, _ = grounding.ground({"type": "object", "properties": {"city": {"type": "string", "maxLength": 4}}}, messages)
     assert schema["properties"]["city"]["enum"] == ["Oslo"]   # not "Lima" (a tool's result), not "Weather" (too long)
+
+
+RECALL = [{"role": "user", "content": "Hi, I'm Tom."}, {"role": "assistant", "content": "Hello Tom!"},
+          {"role": "user", "content": "I work as a nurse."},
+          {"role": "user", "content": "Extract my name and my job from our conversation."}]
+NAME_AND_JOB = {"type": "object", "properties": {"name": {"type": "string"}, "job": {"type": "string"},
+                                                 "age": {"type": "integer"}}}
+
+
+def test_an_extraction_marks_its_grounded_fields_as_distinct():
+    schema = grounding.apply(NAME_AND_JOB, RECALL, {}, None)
+    assert schema[grounding.DISTINCT] == {"fields": ["name", "job"], "repeats": []}
+    assert grounding.DISTINCT not in grounding.apply(NAME_AND_JOB, [RECALL[-1]], {}, None, tool_call=True)
+
+
+def test_a_phrase_written_twice_may_fill_two_fields():
+    messages = [{"role": "user", "content": "Extract where I live and where I work: I live in Paris and work in Paris."}]
+    schema = grounding.apply({"type": "object", "properties": {"home": {"type": "string"}, "work": {"type": "string"}}},
+                             messages, {}, None)
+    assert "Paris" in schema[grounding.DISTINCT]["repeats"]

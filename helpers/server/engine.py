@@ -35,6 +35,8 @@ from typing import Any
 
 import httpx
 
+from . import grounding, inspector, tool_answer
+
 DEFAULT_MAX_TOKENS = 256  # local answers are capped so a CPU stays responsive; ask for more with max_tokens
 SCHEMA_ROOM = 4 * DEFAULT_MAX_TOKENS  # a JSON answer's limit when the caller set none (cut JSON is useless)
 JSON_FRAME_TOKENS, JSON_FIELD_TOKENS = 32, 8  # room for a JSON answer's braces, and for each field's key and quotes
@@ -80,6 +82,14 @@ def _options(max_tokens, temperature, top_p, stop, seed) -> dict[str, Any]:
         body["seed"] = int(seed)
     body["repeat_penalty"] = 1.1  # a 135M model loops easily ("a whispered promise, a whispered promise...")
     return body
+
+
+def _take_distinct(schema: dict | None) -> tuple[dict | None, dict | None]:
+    """(``schema`` without the grounding's ``DISTINCT`` key, that key's value)."""
+    if schema is None or grounding.DISTINCT not in schema:
+        return schema, None
+    schema = dict(schema)
+    return schema, schema.pop(grounding.DISTINCT)
 
 
 def _slot_context(port: int) -> int:
@@ -329,7 +339,10 @@ class LlamaEngine:
                        json_schema: dict | None = None, top_logprobs: int | None = None) -> Generation:
         """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
         self._check_size([str(m.get("content") or "") for m in messages])
+        json_schema, distinct = _take_distinct(json_schema)
         body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
+        if json_schema is None and top_logprobs is None and (plan := tool_answer.plan(messages)):
+            return await self._answer_with_data(plan, body)
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)
         if top_logprobs is not None:
@@ -343,7 +356,40 @@ class LlamaEngine:
         if json_schema is not None and max_tokens is None and gen.finish_reason == "length":
             # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
             gen = await self._chat({**body, "max_tokens": SCHEMA_ROOM, "temperature": 0.0})
+        if distinct and json_schema is not None:
+            gen = await self._make_distinct(gen, body, json_schema, distinct)
         return gen
+
+    async def _make_distinct(self, gen: Generation, body: dict, schema: dict, distinct: dict) -> Generation:
+        """An extraction whose grounded fields took the same phrase (``grounding.distinct_fields``): decoded again
+        twice, once with the phrase taken from each field, greedily; the answer the model finds more likely."""
+        try:
+            answer = json.loads(gen.text)
+        except ValueError:
+            return gen
+        fields = [f for f in distinct["fields"] if isinstance(answer, dict) and isinstance(answer.get(f), str)]
+        pair = next(((a, b) for i, a in enumerate(fields) for b in fields[i + 1:]
+                     if answer[a] == answer[b] and answer[a] not in distinct["repeats"]), None)
+        if pair is None:
+            return gen
+        value, options = answer[pair[0]], []
+        for field_name in pair:
+            choices = [c for c in schema["properties"][field_name]["enum"] if c != value]
+            if not choices:
+                continue
+            narrowed = {**schema, "properties": {**schema["properties"],
+                                                 field_name: {**schema["properties"][field_name], "enum": choices}}}
+            again = {**body, "temperature": 0.0, "logprobs": True, "stream": False}
+            again["response_format"] = _schema_format(narrowed, again)
+            whole = self._whole(await self._post("/v1/chat/completions", again))
+            options.append((sum(t.get("logprob", 0.0) for t in whole.logprobs or []), whole))
+        if not options:
+            return gen
+        chosen = max(options, key=lambda o: o[0])[1]
+        chosen.logprobs = None
+        inspector.note(f"structured output: {pair[0]!r} and {pair[1]!r} took the same words ({value!r}), "
+                       "so the most likely answer whose fields differ was decoded (helpers/server/engine.py)")
+        return chosen
 
     async def stream(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
                      top_p: float | None = None, stop: Any = None, seed: int | None = None,
@@ -354,14 +400,47 @@ class LlamaEngine:
         ``generate`` gives its retry): a stream cannot be taken back and retried once it was cut.
         """
         self._check_size([str(m.get("content") or "") for m in messages])
+        if json_schema is not None and grounding.DISTINCT in json_schema:  # checked whole, then sent in pieces
+            gen = await self.generate(messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                                      stop=stop, seed=seed, json_schema=json_schema)
+            for piece in re.findall(r"\s*\S+", gen.text):
+                yield piece
+            yield gen
+            return
         if json_schema is not None and max_tokens is None:
             max_tokens = SCHEMA_ROOM
         body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
+        if json_schema is None and (plan := tool_answer.plan(messages)):
+            gen = await self._answer_with_data(plan, body)  # chosen among whole answers, then sent in pieces
+            for piece in re.findall(r"\s*\S+", gen.text):
+                yield piece
+            yield gen
+            return
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)
         async with contextlib.aclosing(self._read(body)) as items:
             async for item in items:
                 yield item
+
+    async def _answer_with_data(self, plan: tool_answer.Plan, body: dict) -> Generation:
+        """The answer after tool results (``tool_answer``): greedy first, then samples with fixed seeds while
+        the answer leaves out some of the data's values; the one that states the most of them."""
+        body = {**body, "messages": plan.messages, "grammar": plan.grammar}
+        chosen = body.get("temperature")
+        best: Generation | None = None
+        best_score, kept, k = -1.0, 0, 0
+        for k in range(tool_answer.ATTEMPTS):
+            hot = chosen if chosen else (0.0 if k == 0 else tool_answer.SAMPLE_TEMPERATURE)
+            seed = body["seed"] + k if "seed" in body else None if chosen else k  # the same answers on every run
+            gen = await self._chat({**body, "temperature": hot, **({"seed": seed} if seed is not None else {})})
+            stated = tool_answer.score(gen.text, plan.values)
+            if stated > best_score:  # on a tie the earlier answer (the greedy one first) reads best
+                best, best_score, kept = gen, stated, k
+            if stated >= 1.0:
+                break
+        tool_answer.note(k + 1, kept, best_score)
+        assert best is not None
+        return best
 
     async def complete(self, prompt: str, *, max_tokens: int | None = None, temperature: float | None = None,
                        top_p: float | None = None, stop: Any = None, seed: int | None = None) -> Generation:

@@ -42,7 +42,7 @@ from .common import Reject
 from .embeddings import Embedder
 from .engine import FallbackEngine, LlamaEngine
 from ..masking import redact
-from .inspector import Inspector
+from .inspector import Inspector, request_notes
 from .lifecycle import TOKEN_HEADER, code_version
 
 SERVICE = "genai-api-course-local-server"
@@ -272,9 +272,11 @@ class InspectAndGuard:
                     return {"type": "http.request", "body": body, "more_body": False}
                 return await receive()
 
+            notes = request_notes.set(scope.setdefault("course_notes", []))  # notes from deeper down
             try:
                 await self.app(scope, replay, capture)
             finally:
+                request_notes.reset(notes)
                 record()
 
 

@@ -150,6 +150,28 @@ def ground(schema: Any, messages: list[dict]) -> tuple[Any, bool]:
     return (grounded, True) if changed[0] else (schema, False)
 
 
+def distinct_fields(original: Any, grounded: Any, messages: list[dict]) -> dict | None:
+    """For an extraction's top-level fields that were narrowed to the user's phrases: which they are, and the
+    phrases the user wrote more than once ("I live in Paris and work in Paris"). Two such fields should not
+    take the same phrase unless it was written twice: the engine then decodes the most likely answer whose
+    fields differ (``DISTINCT``; the tiny model sometimes gives a second field the first one's value)."""
+    props, narrowed = (original or {}).get("properties"), (grounded or {}).get("properties")
+    if not isinstance(props, dict) or not isinstance(narrowed, dict):
+        return None
+    fields = [k for k, v in props.items() if isinstance(v, dict) and v.get("type") == "string" and "enum" not in v
+              and isinstance(narrowed.get(k), dict) and "enum" in narrowed[k]]
+    if len(fields) < 2:
+        return None
+    text = user_text(messages)
+    phrases_used = {p for k in fields for p in narrowed[k]["enum"]}
+    repeats = [p for p in phrases_used
+               if len(re.findall(rf"(?<!\w){re.escape(p)}(?!\w)", text, re.IGNORECASE)) > 1]
+    return {"fields": fields, "repeats": repeats}
+
+
+DISTINCT = "x-course-distinct"  # the key that carries ``distinct_fields`` to the engine, taken off before decoding
+
+
 def apply(schema: Any, messages: list[dict], opts: dict, scope: dict | None, *, tool_call: bool = False) -> Any:
     """The schema to decode with: grounded for a tool call, or for a structured output that asks to extract.
 
@@ -158,7 +180,10 @@ def apply(schema: Any, messages: list[dict], opts: dict, scope: dict | None, *, 
     """
     if schema is None or not (tool_call or wants_grounding(messages)):
         return schema
+    original = schema
     schema, changed = ground(schema, messages)
+    if changed and not tool_call and (distinct := distinct_fields(original, schema, messages)):
+        schema = {**schema, DISTINCT: distinct}
     if changed:
         if opts.get("temperature") is None:
             opts["temperature"] = 0.0

@@ -16,10 +16,23 @@ import os
 import threading
 import time
 from collections import deque
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from ..masking import redact
+
+# The notes ("emulation") of the request being answered: set by the gateway for each request, so that code far
+# from the request (the engine) can say what it did to behave as the requested model.
+request_notes: ContextVar[list | None] = ContextVar("request_notes", default=None)
+
+
+def note(text: str) -> None:
+    """Add ``text`` to the inspector's notes for the request being answered (if there is one)."""
+    notes = request_notes.get()
+    if notes is not None:
+        notes.append(text)
+
 
 MAX_BODY_CHARS = 20_000
 MAX_LOG_BYTES = 5 * 1024 * 1024

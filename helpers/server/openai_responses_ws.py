@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..masking import redact
-from . import faults, openai_api
+from . import faults, inspector, openai_api
 from .common import (BadParam, Reject, admit, api_key, backend, check_faults, engine_error, internal_error,
                      log_exception, param_error)
 from .engine import EngineError
@@ -160,6 +160,7 @@ class _Socket:
     async def respond(self, body: dict, text: str, stream_id: str | None) -> None:
         """Check, admit and stream one response; its queue turn is given back when it ends."""
         request = _turn_request(self.ws)
+        inspector.request_notes.set(request.scope["course_notes"])  # this turn's task: notes from deeper down
         recorder = _Recorder(self.ws, self.provider, text)
         finished = False
         try:
