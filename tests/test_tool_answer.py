@@ -85,3 +85,17 @@ def test_the_local_answer_states_the_result_and_writes_no_other_number(local_mod
     assert set(re.findall(r"\d+", answers[0])) <= {"24"}, answers[0]
     notes = helpers.server.last_requests()[-1].get("emulation") or []
     assert any("answer after a tool result" in n for n in notes), notes
+
+
+def test_a_models_thinking_after_a_tool_result_gets_no_help():
+    import asyncio
+
+    from helpers.server import thinking
+
+    class Recorder:
+        async def generate(self, messages, **options):
+            self.options = options
+
+    engine = Recorder()
+    asyncio.run(thinking.think(engine, chat_history(WEATHER), 16))
+    assert engine.options["data_help"] is False  # its notes are not the answer, so not held to the data

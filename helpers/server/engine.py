@@ -336,12 +336,14 @@ class LlamaEngine:
 
     async def generate(self, messages: list[dict], *, max_tokens: int | None = None, temperature: float | None = None,
                        top_p: float | None = None, stop: Any = None, seed: int | None = None,
-                       json_schema: dict | None = None, top_logprobs: int | None = None) -> Generation:
-        """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema."""
+                       json_schema: dict | None = None, top_logprobs: int | None = None,
+                       data_help: bool = True) -> Generation:
+        """Answer a conversation. ``json_schema`` constrains the output to JSON valid for that schema; without
+        ``data_help`` an answer after a tool result gets no help from ``tool_answer`` (a model's thinking)."""
         self._check_size([str(m.get("content") or "") for m in messages])
         json_schema, distinct = _take_distinct(json_schema)
         body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
-        if json_schema is None and top_logprobs is None and (plan := tool_answer.plan(messages)):
+        if data_help and json_schema is None and top_logprobs is None and (plan := tool_answer.plan(messages)):
             return await self._answer_with_data(plan, body)
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)

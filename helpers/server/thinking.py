@@ -26,7 +26,7 @@ async def think(engine: Any, messages: list[dict], tokens: int, limit: Any = Non
     convo = [m for m in messages if m["role"] != "system"]
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     prompt = [{"role": "system", "content": (system + "\n\n" if system else "") + THINK_PROMPT}] + convo
-    return await engine.generate(prompt, max_tokens=tokens, temperature=0.0)
+    return await engine.generate(prompt, max_tokens=tokens, temperature=0.0, data_help=False)  # notes, not the answer
 
 
 def remaining(limit: Any, thought: Generation | None) -> int | None:
