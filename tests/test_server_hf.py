@@ -258,7 +258,9 @@ def test_translation_target_from_model_id_or_parameters(hf, base_url):
     assert out.translation_text.strip() and out.translation_text != text
     out = hf.translation(text, model="some-lab/any-translator", src_lang="en", tgt_lang="de")
     assert out.translation_text.strip()
-    assert requests_seen(base_url, 1)[-1]["body"]["parameters"] == {"src_lang": "en", "tgt_lang": "de"}
+    seen = requests_seen(base_url, 1)[-1]
+    assert seen["body"]["parameters"] == {"src_lang": "en", "tgt_lang": "de"}
+    assert any("translation" in n and "German" in n for n in seen.get("emulation") or []), seen.get("emulation")
     with pytest.raises(BadRequestError) as err:
         hf.translation(text, model="some-lab/any-translator")
     assert "tgt_lang" in err.value.server_message

@@ -99,3 +99,20 @@ def test_a_models_thinking_after_a_tool_result_gets_no_help():
     engine = Recorder()
     asyncio.run(thinking.think(engine, chat_history(WEATHER), 16))
     assert engine.options["data_help"] is False  # its notes are not the answer, so not held to the data
+
+
+def test_geminis_results_in_one_turn_give_a_data_line_each():
+    from helpers.server.gemini_api import normalize_contents
+    from helpers.server.gemini_api import to_engine_messages as gemini_messages
+
+    paris = {"city": "Paris", "temperature": 14, "sky": "cloudy"}
+    contents = [{"role": "user", "parts": [{"text": "Is it sunny in Lisbon and in Paris?"}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": c}}}
+                                            for c in ("Lisbon", "Paris")]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": r}}
+                                           for r in (WEATHER, paris)]}]
+    plan = tool_answer.plan(gemini_messages(normalize_contents(contents)))
+    assert plan.messages[-1]["content"].splitlines() == [
+        "Question: Is it sunny in Lisbon and in Paris?", f"Data: {json.dumps(WEATHER)}", f"Data: {json.dumps(paris)}",
+        "Answer the question using the data."]
+    assert plan.values == [["24"], ["sunny"], ["Paris"], ["14"], ["cloudy"]]

@@ -490,6 +490,8 @@ async def _translation(request, engine, model_id, inputs, params, body) -> Respo
     for text in texts:
         gen = await hf_tasks.translate(engine, text, target, source)
         out.append({"translation_text": gen.text.strip()})
+    note(request, f"translation: the tiny local chat model translated into {target} as well as it can, which is poorly "
+                  "(it is not a translation model, and nothing helps it here); the real model translates well")
     return JSONResponse(out, headers=local_headers(model_id))
 
 

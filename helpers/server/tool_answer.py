@@ -26,6 +26,9 @@ from .inspector import note as inspector_note
 ATTEMPTS = 6           # the greedy answer, then up to five samples while values are missing
 SAMPLE_TEMPERATURE = 0.5
 CALL_NOTE = re.compile(r"^\(I called the tool .*\.\)$", re.MULTILINE)  # how the servers write a model's call
+# The servers' request after a result (openai_api after all of them, gemini_api after each part)
+CLOSING = re.compile(r"^Use (?:this result|these results) to answer my earlier question in one or two sentences\.$\n?",
+                     re.MULTILINE)
 RESULT = re.compile(rf"^{re.escape(TOOL_RESULT_PREFIX)}(\S+) returned: ", re.MULTILINE)
 NUMBER = re.compile(r"\d+(?:[.:,/-]\d+)*")  # "24", "58.4", "14:35", "2026-11-30", "717,710"
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
@@ -43,10 +46,7 @@ class Plan:
 
 def _results(content: str) -> list[str]:
     """The tool results in one of the servers' result messages (the text after each "returned: ")."""
-    lines = content.rstrip().split("\n")
-    if len(lines) > 1 and lines[-1].startswith("Use th"):  # the servers' closing request
-        lines = lines[:-1]
-    text = "\n".join(lines)
+    text = CLOSING.sub("", content).strip()
     starts = [m.end() for m in RESULT.finditer(text)] + [len(text)]
     heads = [m.start() for m in RESULT.finditer(text)][1:] + [len(text)]
     return [text[s:h].strip() for s, h in zip(starts, heads)]
