@@ -116,3 +116,15 @@ def test_geminis_results_in_one_turn_give_a_data_line_each():
         "Question: Is it sunny in Lisbon and in Paris?", f"Data: {json.dumps(WEATHER)}", f"Data: {json.dumps(paris)}",
         "Answer the question using the data."]
     assert plan.values == [["24"], ["sunny"], ["Paris"], ["14"], ["cloudy"]]
+
+
+def test_the_cost_benchmark_compares_plain_and_helped_answers():
+    import asyncio
+    import importlib
+
+    bench = importlib.import_module("benchmarks.tool_answer_bench")
+    rows = asyncio.run(bench.measure())
+    print(bench.report(rows))
+    assert len(rows) == 6 and all(r["plain"]["attempts"] == 1 for r in rows)
+    assert sum(r["helped"]["right"] for r in rows) > sum(r["plain"]["right"] for r in rows)
+    assert all(1 <= r["helped"]["attempts"] <= tool_answer.ATTEMPTS for r in rows)
