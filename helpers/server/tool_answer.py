@@ -25,7 +25,6 @@ from .inspector import note as inspector_note
 
 ATTEMPTS = 6           # the greedy answer, then up to five samples while values are missing
 SAMPLE_TEMPERATURE = 0.5
-CALL_NOTE = re.compile(r"^\(I called the tool .*\.\)$", re.MULTILINE)  # how the servers write a model's call
 # The servers' request after a result (openai_api after all of them, gemini_api after each part)
 CLOSING = re.compile(r"^Use (?:this result|these results) to answer my earlier question in one or two sentences\.$\n?",
                      re.MULTILINE)
@@ -33,6 +32,7 @@ RESULT = re.compile(rf"^{re.escape(TOOL_RESULT_PREFIX)}(\S+) returned: ", re.MUL
 NUMBER = re.compile(r"\d+(?:[.:,/-]\d+)*")  # "24", "58.4", "14:35", "2026-11-30", "717,710"
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer in one or two sentences."
 MAX_VALUE_WORDS = 3    # a string of the data longer than this is not looked for in the answer
+MAX_VALUES = 8         # the values looked for: the data's first eight (no answer states fifty)
 
 
 @dataclass
@@ -106,7 +106,8 @@ def _scalars(value: Any):
 
 def values(results: list[str]) -> list[list[str]]:
     """The values a good answer states, each with the ways it may be written: the numbers and short strings
-    of each JSON result (true, false and null are left out: they are said in words), or a text's numbers."""
+    of each JSON result (true, false and null are left out: they are said in words), or a text's numbers;
+    at most ``MAX_VALUES``."""
     found: list[list[str]] = []
     for text in results:
         try:
@@ -121,7 +122,7 @@ def values(results: list[str]) -> list[list[str]]:
                 found.append([json.dumps(v)] + ([f"{v:,}"] if isinstance(v, int) and abs(v) >= 1000 else []))
             elif isinstance(v, str) and 0 < len(v.split()) <= MAX_VALUE_WORDS:
                 found.append([v])
-    return found
+    return found[:MAX_VALUES]
 
 
 def score(text: str, wanted: list[list[str]]) -> float:
