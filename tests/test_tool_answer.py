@@ -43,6 +43,7 @@ def test_several_results_give_a_data_line_each_and_a_system_message_is_added_whe
 
 def test_no_plan_unless_the_conversation_ends_with_a_tool_result():
     assert tool_answer.plan([{"role": "user", "content": "Is it warm in Lisbon?"}]) is None
+    assert tool_answer.plan([{"role": "user", "content": "The tool I like best is a hammer."}]) is None
     assert tool_answer.plan(chat_history(WEATHER) + [{"role": "assistant", "content": "It is."},
                                                      {"role": "user", "content": "Thanks!"}]) is None
 

@@ -55,7 +55,7 @@ def _results(content: str) -> list[str]:
 def answering_tool_result(messages: list[dict]) -> bool:
     """True when the conversation ends with tool results, so the model's next words should use them."""
     return bool(messages) and messages[-1].get("role") == "user" and \
-        str(messages[-1].get("content") or "").startswith(TOOL_RESULT_PREFIX)
+        RESULT.match(str(messages[-1].get("content") or "")) is not None  # not "The tool I use is ..."
 
 
 def rewrite(messages: list[dict]) -> tuple[list[dict], list[str]]:
@@ -66,7 +66,7 @@ def rewrite(messages: list[dict]) -> tuple[list[dict], list[str]]:
     while i >= 0:
         m = messages[i]
         content = str(m.get("content") or "")
-        if m.get("role") == "user" and content.startswith(TOOL_RESULT_PREFIX):
+        if m.get("role") == "user" and RESULT.match(content):
             results[:0] = _results(content)
         elif m.get("role") != "assistant":  # an assistant turn here holds the calls (and any words said with them)
             break
