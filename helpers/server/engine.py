@@ -399,10 +399,14 @@ class LlamaEngine:
         """Yield the answer piece by piece (str), then one final ``Generation`` with the whole text and usage.
 
         A JSON answer (``json_schema``) with no ``max_tokens`` from the caller gets room up front (what
-        ``generate`` gives its retry): a stream cannot be taken back and retried once it was cut.
+        ``generate`` gives its retry): a stream cannot be taken back and retried once it was cut. An answer
+        after a tool result, and an extraction whose fields must differ, are chosen among whole answers first.
         """
         self._check_size([str(m.get("content") or "") for m in messages])
-        if json_schema is not None and grounding.DISTINCT in json_schema:  # checked whole, then sent in pieces
+        chosen_whole = grounding.DISTINCT in (json_schema or {}) if json_schema is not None \
+            else tool_answer.answering_tool_result(messages)
+        if chosen_whole:
+            # an answer chosen among whole answers (see ``generate``), then sent in pieces
             gen = await self.generate(messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                       stop=stop, seed=seed, json_schema=json_schema)
             for piece in re.findall(r"\s*\S+", gen.text):
@@ -412,12 +416,6 @@ class LlamaEngine:
         if json_schema is not None and max_tokens is None:
             max_tokens = SCHEMA_ROOM
         body: dict[str, Any] = {"messages": messages, **_options(max_tokens, temperature, top_p, stop, seed)}
-        if json_schema is None and (plan := tool_answer.plan(messages)):
-            gen = await self._answer_with_data(plan, body)  # chosen among whole answers, then sent in pieces
-            for piece in re.findall(r"\s*\S+", gen.text):
-                yield piece
-            yield gen
-            return
         if json_schema is not None:
             body["response_format"] = _schema_format(json_schema, body)
         async with contextlib.aclosing(self._read(body)) as items:
@@ -433,7 +431,7 @@ class LlamaEngine:
         best_score, kept, k = -1.0, 0, 0
         for k in range(tool_answer.ATTEMPTS):
             hot = chosen if chosen else (0.0 if k == 0 else tool_answer.SAMPLE_TEMPERATURE)
-            seed = body["seed"] + k if "seed" in body else None if chosen else k  # the same answers on every run
+            seed = body["seed"] + k if "seed" in body else None if chosen else k  # a run repeats itself
             gen = await self._chat({**body, "temperature": hot, **({"seed": seed} if seed is not None else {})})
             stated = tool_answer.score(gen.text, plan.values)
             if stated > best_score:  # on a tie the earlier answer (the greedy one first) reads best
