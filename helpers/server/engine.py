@@ -353,7 +353,14 @@ class LlamaEngine:
             # Read whole: llama.cpp's stream leaves out the end-of-text token's log-probability, which its whole
             # answer includes (one per completion token, as the lessons count). These answers are short (a label,
             # a sentence); a longer one runs to its limit after its client has gone.
-            return self._whole(await self._post("/v1/chat/completions", body))
+            for _ in range(3):
+                gen = self._whole(await self._post("/v1/chat/completions", body))
+                if gen.logprobs or not gen.completion_tokens:
+                    break
+                # A sampled token that is only part of a UTF-8 character (about 1 in 40 one-token answers at the
+                # default temperature) comes back with no log-probabilities at all: draw again, at most twice (the
+                # SDKs would read `logprobs` as None and a lesson's cell would fail).
+            return gen
         gen = await self._chat(body)
         if json_schema is not None and max_tokens is None and gen.finish_reason == "length":
             # Our own default limit cut the JSON short (the caller set none): try once more with room, greedily.
