@@ -61,3 +61,9 @@ def test_the_marker_never_reaches_llama_cpp():
     schema, distinct = _take_distinct({**SCHEMA, grounding.DISTINCT: DISTINCT})
     assert grounding.DISTINCT not in schema and distinct == DISTINCT
     assert _take_distinct(SCHEMA) == (SCHEMA, None)
+
+
+def test_an_answer_that_still_repeats_words_loses():
+    # Without "Tom" for the name, the model may give "nurse" to both fields: that answer does not count.
+    scripts = {"name": ({"name": "nurse", "job": "nurse"}, -1.0), "job": ({"name": "Tom", "job": "nurse"}, -5.0)}
+    assert decide({"name": "Tom", "job": "Tom"}, scripts)[0] == {"name": "Tom", "job": "nurse"}

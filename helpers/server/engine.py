@@ -92,6 +92,20 @@ def _take_distinct(schema: dict | None) -> tuple[dict | None, dict | None]:
     return schema, schema.pop(grounding.DISTINCT)
 
 
+def _same_words(text: str, distinct: dict) -> tuple[str, str] | None:
+    """The first two of ``distinct``'s fields that hold the same words in the JSON ``text`` (words the user wrote
+    twice may fill two fields); None when there are none, or the text is not a JSON object."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    fields = [f for f in distinct["fields"] if isinstance(answer.get(f), str)]
+    return next(((a, b) for i, a in enumerate(fields) for b in fields[i + 1:]
+                 if answer[a] == answer[b] and answer[a] not in distinct["repeats"]), None)
+
+
 def _slot_context(port: int) -> int:
     """The context (tokens) of one engine slot, from llama.cpp's /props; the default when it cannot say."""
     try:
@@ -371,17 +385,13 @@ class LlamaEngine:
 
     async def _make_distinct(self, gen: Generation, body: dict, schema: dict, distinct: dict) -> Generation:
         """An extraction whose grounded fields took the same phrase (``grounding.distinct_fields``): decoded again
-        twice, once with the phrase taken from each field, greedily; the answer the model finds more likely."""
-        try:
-            answer = json.loads(gen.text)
-        except ValueError:
-            return gen
-        fields = [f for f in distinct["fields"] if isinstance(answer, dict) and isinstance(answer.get(f), str)]
-        pair = next(((a, b) for i, a in enumerate(fields) for b in fields[i + 1:]
-                     if answer[a] == answer[b] and answer[a] not in distinct["repeats"]), None)
+        twice, once with the phrase taken from each field, greedily; of the answers whose fields now differ, the
+        one the model finds more likely (by the sum of its tokens' log-probabilities)."""
+        pair = _same_words(gen.text, distinct)
         if pair is None:
             return gen
-        value, options = answer[pair[0]], []
+        value = json.loads(gen.text)[pair[0]]
+        options = []
         for field_name in pair:
             choices = [c for c in schema["properties"][field_name]["enum"] if c != value]
             if not choices:
@@ -391,10 +401,12 @@ class LlamaEngine:
             again = {**body, "temperature": 0.0, "logprobs": True, "stream": False}
             again["response_format"] = _schema_format(narrowed, again)
             whole = self._whole(await self._post("/v1/chat/completions", again))
-            options.append((sum(t.get("logprob", 0.0) for t in whole.logprobs or []), whole))
+            # ({'name': 'Tom', 'job': 'Tom'} without "Tom" for the name can become {'name': 'nurse', 'job': 'nurse'})
+            options.append((_same_words(whole.text, distinct) is None,
+                            sum(t.get("logprob", 0.0) for t in whole.logprobs or []), whole))
         if not options:
             return gen
-        chosen = max(options, key=lambda o: o[0])[1]
+        chosen = max(options, key=lambda o: o[:2])[2]
         chosen.logprobs = None
         inspector.note(f"structured output: {pair[0]!r} and {pair[1]!r} took the same words ({value!r}), "
                        "so the most likely answer whose fields differ was decoded (helpers/server/engine.py)")
@@ -435,17 +447,19 @@ class LlamaEngine:
         body = {**body, "messages": plan.messages, "grammar": plan.grammar}
         chosen = body.get("temperature")
         best: Generation | None = None
-        best_score, kept, k = -1.0, 0, 0
+        best_rank, kept, k = (False, -1.0), 0, 0
         for k in range(tool_answer.ATTEMPTS):
             hot = chosen if chosen else (0.0 if k == 0 else tool_answer.SAMPLE_TEMPERATURE)
             seed = body["seed"] + k if "seed" in body else None if chosen else k  # a run repeats itself
             gen = await self._chat({**body, "temperature": hot, **({"seed": seed} if seed is not None else {})})
-            stated = tool_answer.score(gen.text, plan.values)
-            if stated > best_score:  # on a tie the earlier answer (the greedy one first) reads best
-                best, best_score, kept = gen, stated, k
-            if stated >= 1.0:
+            # A finished answer before one cut by the token limit (a rambling sample states more values, and a
+            # cut answer is an "incomplete" response); then the share of values stated; on a tie the earlier.
+            rank = (gen.finish_reason != "length", tool_answer.score(gen.text, plan.values))
+            if rank > best_rank:
+                best, best_rank, kept = gen, rank, k
+            if rank == (True, 1.0):
                 break
-        tool_answer.note(k + 1, kept, best_score)
+        tool_answer.note(k + 1, kept, best_rank[1])
         assert best is not None
         return best
 

@@ -7,9 +7,9 @@ call note or invents other numbers. So when the conversation ends with tool resu
 1. asks the question again with the data right after it (``Question: ...`` / ``Data: {...}``), in place of
    the question, the call and the result as separate turns (with a short system message if there is none);
 2. lets the model write only numbers that were written in the conversation (a grammar: "24" but not "42");
-3. decodes greedily, then, while the answer leaves out some of the data's values, up to five more samples
-   with fixed seeds, and keeps the first that states the most of them (so a run repeats itself, up to the
-   small differences llama.cpp's reused prompt cache makes).
+3. decodes greedily, then, while the answer leaves out some of the data's values (or was cut by the token
+   limit), up to five more samples with fixed seeds, and keeps the first finished answer that states the most
+   of them (so a run repeats itself, up to the small differences llama.cpp's reused prompt cache makes).
 
 Every word is still the model's; only its choices are fewer. Real models are not limited like this; the
 request inspector says when it happened ("emulation").
