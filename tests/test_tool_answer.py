@@ -129,3 +129,24 @@ def test_the_cost_benchmark_compares_plain_and_helped_answers():
     assert len(rows) == 6 and all(r["plain"]["attempts"] == 1 for r in rows)
     assert sum(r["helped"]["right"] for r in rows) > sum(r["plain"]["right"] for r in rows)
     assert all(1 <= r["helped"]["attempts"] <= tool_answer.ATTEMPTS for r in rows)
+
+
+def test_the_samples_after_the_greedy_answer_share_a_token_budget():
+    import asyncio
+    from pathlib import Path
+
+    from helpers.server.engine import Generation, LlamaEngine
+
+    class Rambling(LlamaEngine):  # every answer long and without the data's values
+        def __init__(self):
+            super().__init__(Path("."))
+            self.limits = []
+
+        async def _chat(self, body):
+            self.limits.append(body["max_tokens"])
+            return Generation("It is a nice day somewhere.", 40, min(200, body["max_tokens"]), "stop")
+
+    engine = Rambling()
+    gen = asyncio.run(engine.generate(chat_history(WEATHER), max_tokens=256))
+    assert engine.limits == [256, 256, 56]  # greedy, then samples until EXTRA_TOKENS (256) are spent
+    assert gen.text == "It is a nice day somewhere."

@@ -447,11 +447,17 @@ class LlamaEngine:
         body = {**body, "messages": plan.messages, "grammar": plan.grammar}
         chosen = body.get("temperature")
         best: Generation | None = None
-        best_rank, kept, k = (False, -1.0), 0, 0
+        best_rank, kept, spent, attempts = (False, -1.0), 0, 0, 0
         for k in range(tool_answer.ATTEMPTS):
+            if k and spent >= tool_answer.EXTRA_TOKENS:
+                break  # the help costs at most one default answer's worth of tokens more
             hot = chosen if chosen else (0.0 if k == 0 else tool_answer.SAMPLE_TEMPERATURE)
             seed = body["seed"] + k if "seed" in body else None if chosen else k  # a run repeats itself
-            gen = await self._chat({**body, "temperature": hot, **({"seed": seed} if seed is not None else {})})
+            limit = body["max_tokens"] if k == 0 else min(body["max_tokens"], tool_answer.EXTRA_TOKENS - spent)
+            gen = await self._chat({**body, "temperature": hot, "max_tokens": limit,
+                                    **({"seed": seed} if seed is not None else {})})
+            spent += gen.completion_tokens if k else 0
+            attempts += 1
             # A finished answer before one cut by the token limit (a rambling sample states more values, and a
             # cut answer is an "incomplete" response); then the share of values stated; on a tie the earlier.
             rank = (gen.finish_reason != "length", tool_answer.score(gen.text, plan.values))
@@ -459,7 +465,7 @@ class LlamaEngine:
                 best, best_rank, kept = gen, rank, k
             if rank == (True, 1.0):
                 break
-        tool_answer.note(k + 1, kept, best_rank[1])
+        tool_answer.note(attempts, kept, best_rank[1])
         assert best is not None
         return best
 

@@ -8,8 +8,9 @@ call note or invents other numbers. So when the conversation ends with tool resu
    the question, the call and the result as separate turns (with a short system message if there is none);
 2. lets the model write only numbers that were written in the conversation (a grammar: "24" but not "42");
 3. decodes greedily, then, while the answer leaves out some of the data's values (or was cut by the token
-   limit), up to five more samples with fixed seeds, and keeps the first finished answer that states the most
-   of them (so a run repeats itself, up to the small differences llama.cpp's reused prompt cache makes).
+   limit), up to five more samples with fixed seeds and ``EXTRA_TOKENS`` tokens in all, and keeps the first
+   finished answer that states the most of them (so a run repeats itself, up to the small differences
+   llama.cpp's reused prompt cache makes).
 
 Every word is still the model's; only its choices are fewer. Real models are not limited like this; the
 request inspector says when it happened ("emulation").
@@ -26,6 +27,7 @@ from .inspector import note as inspector_note
 
 ATTEMPTS = 6           # the greedy answer, then up to five samples while values are missing
 SAMPLE_TEMPERATURE = 0.5
+EXTRA_TOKENS = 256     # the samples after the greedy answer decode at most this many tokens in all
 # The servers' request after a result (openai_api after all of them, gemini_api after each part)
 CLOSING = re.compile(r"^Use (?:this result|these results) to answer my earlier question in one or two sentences\.$\n?",
                      re.MULTILINE)
