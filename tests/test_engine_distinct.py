@@ -67,3 +67,20 @@ def test_an_answer_that_still_repeats_words_loses():
     # Without "Tom" for the name, the model may give "nurse" to both fields: that answer does not count.
     scripts = {"name": ({"name": "nurse", "job": "nurse"}, -1.0), "job": ({"name": "Tom", "job": "nurse"}, -5.0)}
     assert decide({"name": "Tom", "job": "Tom"}, scripts)[0] == {"name": "Tom", "job": "nurse"}
+
+
+def test_an_alternative_cut_short_never_wins():
+    scripts = {"name": ({"name": "nurse"}, -0.5), "job": ({"name": "Tom", "job": "nurse"}, -5.0)}
+    engine = ScriptedEngine(scripts)
+    real_post = engine._post
+
+    async def cut(path, body):  # the "name" alternative comes back as JSON cut by the token limit
+        data = await real_post(path, body)
+        if '"job"' not in data["choices"][0]["message"]["content"]:
+            data["choices"][0]["message"]["content"] = '{"name": "nurse", "jo'
+        return data
+
+    engine._post = cut
+    gen = asyncio.run(engine._make_distinct(Generation('{"name": "Tom", "job": "Tom"}', 10, 5),
+                                            {"messages": [], "max_tokens": 64}, SCHEMA, DISTINCT))
+    assert json.loads(gen.text) == {"name": "Tom", "job": "nurse"}

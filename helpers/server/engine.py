@@ -92,15 +92,18 @@ def _take_distinct(schema: dict | None) -> tuple[dict | None, dict | None]:
     return schema, schema.pop(grounding.DISTINCT)
 
 
-def _same_words(text: str, distinct: dict) -> tuple[str, str] | None:
-    """The first two of ``distinct``'s fields that hold the same words in the JSON ``text`` (words the user wrote
-    twice may fill two fields); None when there are none, or the text is not a JSON object."""
+def _json_object(text: str) -> dict | None:
+    """``text`` read as a JSON object; None when it is not one (for example cut short by the token limit)."""
     try:
-        answer = json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(answer, dict):
-        return None
+    return value if isinstance(value, dict) else None
+
+
+def _same_words(answer: dict, distinct: dict) -> tuple[str, str] | None:
+    """The first two of ``distinct``'s fields that hold the same words in ``answer`` (words the user wrote twice
+    may fill two fields); None when there are none."""
     fields = [f for f in distinct["fields"] if isinstance(answer.get(f), str)]
     return next(((a, b) for i, a in enumerate(fields) for b in fields[i + 1:]
                  if answer[a] == answer[b] and answer[a] not in distinct["repeats"]), None)
@@ -387,10 +390,11 @@ class LlamaEngine:
         """An extraction whose grounded fields took the same phrase (``grounding.distinct_fields``): decoded again
         twice, once with the phrase taken from each field, greedily; of the answers whose fields now differ, the
         one the model finds more likely (by the sum of its tokens' log-probabilities)."""
-        pair = _same_words(gen.text, distinct)
+        answer = _json_object(gen.text)
+        pair = _same_words(answer, distinct) if answer is not None else None
         if pair is None:
             return gen
-        value = json.loads(gen.text)[pair[0]]
+        value = answer[pair[0]]
         options = []
         for field_name in pair:
             choices = [c for c in schema["properties"][field_name]["enum"] if c != value]
@@ -401,10 +405,12 @@ class LlamaEngine:
             again = {**body, "temperature": 0.0, "logprobs": True, "stream": False}
             again["response_format"] = _schema_format(narrowed, again)
             whole = self._whole(await self._post("/v1/chat/completions", again))
-            # ({'name': 'Tom', 'job': 'Tom'} without "Tom" for the name can become {'name': 'nurse', 'job': 'nurse'})
-            options.append((_same_words(whole.text, distinct) is None,
+            # Only a whole JSON object whose fields differ counts: {'name': 'Tom', 'job': 'Tom'} without "Tom" for
+            # the name can become {'name': 'nurse', 'job': 'nurse'}, and an answer can be cut by the token limit.
+            other = _json_object(whole.text)
+            options.append((other is not None and _same_words(other, distinct) is None,
                             sum(t.get("logprob", 0.0) for t in whole.logprobs or []), whole))
-        if not options:
+        if not any(ok for ok, _, _ in options):
             return gen
         chosen = max(options, key=lambda o: o[:2])[2]
         chosen.logprobs = None
@@ -422,9 +428,9 @@ class LlamaEngine:
         after a tool result, and an extraction whose fields must differ, are chosen among whole answers first.
         """
         self._check_size([str(m.get("content") or "") for m in messages])
-        chosen_whole = grounding.DISTINCT in (json_schema or {}) if json_schema is not None \
+        whole_first = grounding.DISTINCT in json_schema if json_schema is not None \
             else tool_answer.answering_tool_result(messages)
-        if chosen_whole:
+        if whole_first:
             # an answer chosen among whole answers (see ``generate``), then sent in pieces
             gen = await self.generate(messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                                       stop=stop, seed=seed, json_schema=json_schema)
@@ -442,8 +448,9 @@ class LlamaEngine:
                 yield item
 
     async def _answer_with_data(self, plan: tool_answer.Plan, body: dict) -> Generation:
-        """The answer after tool results (``tool_answer``): greedy first, then samples with fixed seeds while
-        the answer leaves out some of the data's values; the one that states the most of them."""
+        """The answer after tool results (``tool_answer``): greedy first, then samples with fixed seeds (at most
+        ``EXTRA_TOKENS`` in all) while the answer leaves out some of the data's values or was cut; the first
+        finished answer that states the most of them."""
         body = {**body, "messages": plan.messages, "grammar": plan.grammar}
         chosen = body.get("temperature")
         best: Generation | None = None
